@@ -1,0 +1,197 @@
+//! The stable diagnostic codes: one per problem, numbered by stage, never renumbered or reused.
+
+use super::Severity;
+
+/// Never renumber; never reuse a retired code.
+/// 00xx syntax, 01xx names and modules, 02xx checks and build configuration, 03xx targets.
+/// Each variant's doc is a minimal input that triggers it; `docs/diagnostics.md` lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// `role etcd "etcd nodes` (a statement the grammar does not accept).
+    Syntax,
+    /// A file whose bytes are not UTF-8.
+    InvalidUtf8,
+    /// A file with a NUL byte (usually a binary file passed by mistake).
+    NulByte,
+    /// `a -> b : ipip when ((((...))))` nested deeper than the parser allows.
+    NestingTooDeep,
+    /// `role r "tab\q"` (an unknown escape).
+    BadEscape,
+    /// `external e = 10.0.0.300`.
+    BadAddress,
+    /// `a -> b : tcp 65536`.
+    PortOutOfRange,
+    /// `a -> b : tcp 2380-2379`.
+    ReversedRange,
+    /// `a -> b : tcp`.
+    PortRequired,
+    /// `a -> b : icmp 22`.
+    PortNotAllowed,
+    /// `a -> b : tpc 22`.
+    UnknownProtocol,
+    /// `a -> b : tcp/icmp 22`.
+    MixedProtocols,
+    /// `a -> b : tcp 22 "ssh" "secure shell"` (one modifier given twice).
+    DuplicateModifier,
+    /// `option cni = canal | canal`.
+    DuplicateChoice,
+    /// `self -> a : tcp 22` (`self` only stands alone on the right of `->`).
+    MisplacedSelf,
+    /// `role a` then `module m` (headers come first, once).
+    MisplacedHeader,
+    /// An empty file, or one of only comments.
+    EmptyFile,
+
+    /// `etcd -> controlpane : tcp 2379` where `controlpane` is undeclared.
+    UnknownRole,
+    /// `a -> b : tcp 1 when extrnal_lb` where no such flag or option exists.
+    UnknownCondition,
+    /// `a -> b : etcd_clinet` where no such service exists.
+    UnknownService,
+    /// `a -> b : tcp api_prot` where no such param exists.
+    UnknownParam,
+    /// `a -> b : tcp 1 [7]` where this module has no `note 7`.
+    UndefinedNote,
+    /// `use rancher.downstrem.custom`.
+    UnknownModule,
+    /// `use "./missing.ports"`.
+    FileNotFound,
+    /// `use "./notes.txt"` or `use "./dir"`.
+    NotPortsFile,
+    /// `use "./self.ports"` inside `self.ports`, or two files that use each other.
+    UseCycle,
+    /// `role etcd` twice in one module.
+    DuplicateDeclaration,
+    /// `a -> cni : tcp 1` where `cni` is an option, not a role.
+    WrongKind,
+    /// `worker` used where two `use`d modules each declare a different `worker`.
+    AmbiguousName,
+    /// `group a = b` and `group b = a`.
+    GroupCycle,
+    /// `when cni == cannal` where `cannal` is not a choice of `cni`.
+    UnknownChoice,
+    /// `set external_lb = canal` where `external_lb` is a flag.
+    SetMismatch,
+    /// `set cni = canal` twice.
+    DuplicateSet,
+    /// `bind etcd = 10.0.0.1` twice.
+    DuplicateBind,
+    /// `option cni = canal | calico = weave`.
+    BadDefault,
+    /// `k8s.worker` where no `use ... as k8s` exists.
+    UnknownQualifier,
+    /// A `use`d file that exists but cannot be read.
+    UnreadableFile,
+    /// `set nothing = true` where `nothing` is not a flag, option or param.
+    UnknownSetting,
+    /// `bind controlplane = 10.0.0.1` where `controlplane` is a group.
+    BadBindTarget,
+
+    /// `a -> b : tcp hosted_port` where `param hosted_port` has no default and no `--param`.
+    ParamUnset,
+}
+
+impl Code {
+    pub const ALL: &'static [Code] = &[
+        Code::Syntax,
+        Code::InvalidUtf8,
+        Code::NulByte,
+        Code::NestingTooDeep,
+        Code::BadEscape,
+        Code::BadAddress,
+        Code::PortOutOfRange,
+        Code::ReversedRange,
+        Code::PortRequired,
+        Code::PortNotAllowed,
+        Code::UnknownProtocol,
+        Code::MixedProtocols,
+        Code::DuplicateModifier,
+        Code::DuplicateChoice,
+        Code::MisplacedSelf,
+        Code::MisplacedHeader,
+        Code::EmptyFile,
+        Code::UnknownRole,
+        Code::UnknownCondition,
+        Code::UnknownService,
+        Code::UnknownParam,
+        Code::UndefinedNote,
+        Code::UnknownModule,
+        Code::FileNotFound,
+        Code::NotPortsFile,
+        Code::UseCycle,
+        Code::DuplicateDeclaration,
+        Code::WrongKind,
+        Code::AmbiguousName,
+        Code::GroupCycle,
+        Code::UnknownChoice,
+        Code::SetMismatch,
+        Code::DuplicateSet,
+        Code::DuplicateBind,
+        Code::BadDefault,
+        Code::UnknownQualifier,
+        Code::UnreadableFile,
+        Code::UnknownSetting,
+        Code::BadBindTarget,
+        Code::ParamUnset,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "E0001",
+            Code::InvalidUtf8 => "E0002",
+            Code::NulByte => "E0003",
+            Code::NestingTooDeep => "E0004",
+            Code::BadEscape => "E0005",
+            Code::BadAddress => "E0006",
+            Code::PortOutOfRange => "E0007",
+            Code::ReversedRange => "E0008",
+            Code::PortRequired => "E0009",
+            Code::PortNotAllowed => "E0010",
+            Code::UnknownProtocol => "E0011",
+            Code::MixedProtocols => "E0012",
+            Code::DuplicateModifier => "E0013",
+            Code::DuplicateChoice => "E0014",
+            Code::MisplacedSelf => "E0015",
+            Code::MisplacedHeader => "E0016",
+            Code::EmptyFile => "E0017",
+            Code::UnknownRole => "E0101",
+            Code::UnknownCondition => "E0102",
+            Code::UnknownService => "E0103",
+            Code::UnknownParam => "E0104",
+            Code::UndefinedNote => "E0105",
+            Code::UnknownModule => "E0106",
+            Code::FileNotFound => "E0107",
+            Code::NotPortsFile => "E0108",
+            Code::UseCycle => "E0109",
+            Code::DuplicateDeclaration => "E0110",
+            Code::WrongKind => "E0111",
+            Code::AmbiguousName => "E0112",
+            Code::GroupCycle => "E0113",
+            Code::UnknownChoice => "E0114",
+            Code::SetMismatch => "E0115",
+            Code::DuplicateSet => "E0116",
+            Code::DuplicateBind => "E0117",
+            Code::BadDefault => "E0118",
+            Code::UnknownQualifier => "E0119",
+            Code::UnreadableFile => "E0120",
+            Code::UnknownSetting => "E0121",
+            Code::BadBindTarget => "E0122",
+            Code::ParamUnset => "E0201",
+        }
+    }
+
+    /// Every code's severity is fixed, so the same problem is never an error in one place and a warning in another.
+    pub fn severity(self) -> Severity {
+        match self.as_str().as_bytes().first() {
+            Some(b'W') => Severity::Warning,
+            Some(b'N') => Severity::Note,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

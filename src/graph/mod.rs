@@ -1,0 +1,134 @@
+//! The flow graph: every flow expanded to concrete (from, to, protocol, port range) edges,
+//! with the build's configuration applied.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Code, Diagnostic};
+use crate::hir::{Cond, FlowId, NodeId, ParamId, PortRef, Program, Target};
+use crate::protocol::Protocol;
+use crate::span::Span;
+
+/// The program and its edges. Flows and `never` invariants whose condition the configuration
+/// decides to be false have no edges.
+#[derive(Clone, Debug)]
+pub struct FlowGraph {
+    pub program: Program,
+    pub edges: Vec<Edge>,
+    /// Edges of the `never` invariants; `flow` indexes `program.nevers`.
+    pub nevers: Vec<Edge>,
+}
+
+/// One concrete permission: traffic from `from` to `to` on one protocol and port range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// The flow (or `never`) this edge comes from.
+    pub flow: FlowId,
+    pub from: NodeId,
+    pub to: NodeId,
+    /// Traffic that stays on the node (`self`, or a `local` note or modifier).
+    pub local: bool,
+    pub protocol: Protocol,
+    /// `None` for protocols without ports.
+    pub ports: Option<(u16, u16)>,
+    /// The flow's `when` and its notes' conditions.
+    pub condition: Cond,
+    /// What remains of `condition` under the build's configuration; never `Const(false)`.
+    pub residual: Cond,
+}
+
+/// Expands every flow, reporting params that a flow needs but nothing sets.
+pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
+    let mut unset: BTreeMap<ParamId, Vec<Span>> = BTreeMap::new();
+    let edges = expand(&program, &program.flows, &mut unset);
+    let nevers = expand(&program, &program.nevers, &mut unset);
+    let diagnostics = unset.into_iter().map(|(param, uses)| unset_param(&program, param, &uses)).collect();
+    (FlowGraph { program, edges, nevers }, diagnostics)
+}
+
+fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<ParamId, Vec<Span>>) -> Vec<Edge> {
+    let mut edges = Vec::new();
+    for (index, flow) in flows.iter().enumerate() {
+        let mut terms = vec![flow.when.clone()];
+        let mut local = flow.local || flow.to == Target::Local;
+        for note in flow.notes.iter().filter_map(|n| program.notes.get(n.index())) {
+            terms.push(note.when.clone());
+            local |= note.local;
+        }
+        let condition = Cond::and(terms);
+        let residual = condition.simplify(&program.config);
+        if residual == Cond::Const(false) {
+            continue;
+        }
+        let ports = concrete_ports(program, &flow.ports, flow.span, unset);
+        let pairs: Vec<(NodeId, NodeId)> = match &flow.to {
+            Target::Local => flow.from.iter().map(|&n| (n, n)).collect(),
+            Target::Nodes(to) => flow.from.iter().flat_map(|&f| to.iter().map(move |&t| (f, t))).collect(),
+        };
+        let flow_id = FlowId(crate::hir::next_id(index));
+        for &(from, to) in &pairs {
+            for &protocol in &flow.protocols {
+                let ranges: Vec<Option<(u16, u16)>> =
+                    if protocol.has_ports() { ports.iter().copied().map(Some).collect() } else { vec![None] };
+                for range in ranges {
+                    edges.push(Edge {
+                        flow: flow_id,
+                        from,
+                        to,
+                        local,
+                        protocol,
+                        ports: range,
+                        condition: condition.clone(),
+                        residual: residual.clone(),
+                    });
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// The flow's port ranges with params replaced by their values; unset params are recorded.
+/// Unset params are recorded with the span of the flow's spec (`flow`), which is where the
+/// port is needed even when the param is written in a service's declaration.
+fn concrete_ports(
+    program: &Program,
+    ports: &[PortRef],
+    flow: Span,
+    unset: &mut BTreeMap<ParamId, Vec<Span>>,
+) -> Vec<(u16, u16)> {
+    let mut out = Vec::new();
+    for port in ports {
+        match *port {
+            PortRef::Range(start, end) => out.push((start, end)),
+            PortRef::Param(param, _) => match program.config.params.get(param.index()).copied().flatten() {
+                Some(value) => out.push((value, value)),
+                None => {
+                    let uses = unset.entry(param).or_default();
+                    if !uses.contains(&flow) {
+                        uses.push(flow);
+                    }
+                }
+            },
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn unset_param(program: &Program, param: ParamId, uses: &[Span]) -> Diagnostic {
+    let def = program.params.get(param.index());
+    let name = def.map_or("?", |p| p.name.as_str());
+    let (first, rest) = uses.split_first().expect("invariant: an unset param has a use");
+    let mut d = Diagnostic::new(Code::ParamUnset, format!("param `{name}` has no value"), *first, "this flow needs it");
+    for span in rest {
+        d = d.with_secondary(*span, "this flow needs it too");
+    }
+    if let Some(def) = def {
+        d = d.with_secondary(def.span, "declared without a default");
+    }
+    let count = if uses.len() == 1 { "1 flow uses".to_string() } else { format!("{} flows use", uses.len()) };
+    d.with_note(format!("{count} `{name}` as a port")).with_help(format!(
+        "set it in the site file, `set {name} = 1234`, or on the command line, `--param {name}=1234`"
+    ))
+}

@@ -1,0 +1,314 @@
+//! The resolved program: every name replaced by an index, groups expanded, settings collected.
+//! Produced by `resolve`, read by `graph`.
+
+use crate::ast::SelectorKind;
+use crate::protocol::Protocol;
+use crate::span::{FileId, Span};
+
+macro_rules! id {
+    ($($name:ident),*) => {$(
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+id!(ModuleId, NodeId, FlagId, OptionId, ParamId, NoteId, FlowId);
+
+/// Turns an arena length into the next id; arenas are far smaller than 2^32.
+pub(crate) fn next_id(len: usize) -> u32 {
+    u32::try_from(len).expect("invariant: fewer than 2^32 declarations")
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// The root module is `ModuleId(0)`.
+    pub modules: Vec<Module>,
+    /// Roles and externals.
+    pub nodes: Vec<Node>,
+    pub flags: Vec<Flag>,
+    pub options: Vec<OptionDef>,
+    pub params: Vec<Param>,
+    pub notes: Vec<Note>,
+    pub flows: Vec<Flow>,
+    /// `never` invariants, in the same shape as flows.
+    pub nevers: Vec<Flow>,
+    pub config: Config,
+}
+
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// The dotted name from `module`, or the file's display name for a file without one.
+    pub name: String,
+    pub title: Option<String>,
+    pub source: Option<String>,
+    pub file: FileId,
+    /// The file's display name: as given, relative to the root, or `<stdlib>/...`.
+    pub path: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A host or workload the policy controls.
+    Role,
+    /// Something outside the policy's control, known by its addresses.
+    External,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+    pub description: Option<String>,
+    /// Declared on an `external` plus everything `bind` gave; sorted, no duplicates.
+    pub addresses: Vec<ipnet::IpNet>,
+    pub selector: Option<Selector>,
+    pub module: ModuleId,
+    /// The 1-based line of the declaration.
+    pub line: u32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selector {
+    pub kind: SelectorKind,
+    /// Sorted by key.
+    pub labels: Vec<(String, String)>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flag {
+    pub name: String,
+    pub description: Option<String>,
+    pub default: Option<bool>,
+    pub module: ModuleId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct OptionDef {
+    pub name: String,
+    pub choices: Vec<String>,
+    pub description: Option<String>,
+    /// Index into `choices`.
+    pub default: Option<u32>,
+    pub module: ModuleId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub description: Option<String>,
+    pub default: Option<u16>,
+    pub module: ModuleId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Note {
+    pub label: String,
+    pub text: String,
+    pub when: Cond,
+    pub local: bool,
+    pub module: ModuleId,
+    pub span: Span,
+}
+
+/// One spec of one flow statement: `from -> to : protocols ports`, with its own modifiers
+/// and those of its block.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub from: Vec<NodeId>,
+    pub to: Target,
+    pub protocols: Vec<Protocol>,
+    /// Empty for protocols without ports.
+    pub ports: Vec<PortRef>,
+    /// The flow's own `when`, without its notes' conditions.
+    pub when: Cond,
+    pub notes: Vec<NoteId>,
+    pub description: Option<String>,
+    /// The service the spec named, if any.
+    pub service: Option<String>,
+    /// Marked `local` directly (notes can mark it too).
+    pub local: bool,
+    pub module: ModuleId,
+    /// The 1-based line of the spec, for provenance in every output.
+    pub line: u32,
+    /// The spec.
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Nodes(Vec<NodeId>),
+    /// `self`: every source node to itself.
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortRef {
+    Range(u16, u16),
+    Param(ParamId, Span),
+}
+
+/// A condition over flags and options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    Const(bool),
+    Flag(FlagId),
+    /// The option has the choice with this index.
+    Choice(OptionId, u32),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+/// The values of flags, options and params after defaults, `set` statements and the command line.
+/// `None` is undecided.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub flags: Vec<Option<bool>>,
+    pub options: Vec<Option<u32>>,
+    pub params: Vec<Option<u16>>,
+}
+
+impl Program {
+    /// A name for every node that is unique in the program: the plain name, or `module.name`
+    /// where two modules declare the same name.
+    pub fn node_names(&self) -> Vec<String> {
+        let mut count: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for node in &self.nodes {
+            *count.entry(node.name.as_str()).or_default() += 1;
+        }
+        self.nodes
+            .iter()
+            .map(|node| match count.get(node.name.as_str()) {
+                Some(1) => node.name.clone(),
+                _ => {
+                    let module = self.modules.get(node.module.index()).map_or("", |m| m.name.as_str());
+                    format!("{module}.{}", node.name)
+                }
+            })
+            .collect()
+    }
+}
+
+impl Cond {
+    pub fn and(terms: Vec<Cond>) -> Cond {
+        let mut out = Vec::new();
+        for term in terms {
+            match term {
+                Cond::Const(true) => {}
+                Cond::Const(false) => return Cond::Const(false),
+                Cond::And(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => Cond::Const(true),
+            1 => out.pop().expect("invariant: one term"),
+            _ => Cond::And(out),
+        }
+    }
+
+    pub fn or(terms: Vec<Cond>) -> Cond {
+        let mut out = Vec::new();
+        for term in terms {
+            match term {
+                Cond::Const(false) => {}
+                Cond::Const(true) => return Cond::Const(true),
+                Cond::Or(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => Cond::Const(false),
+            1 => out.pop().expect("invariant: one term"),
+            _ => Cond::Or(out),
+        }
+    }
+
+    pub fn negate(term: Cond) -> Cond {
+        match term {
+            Cond::Const(b) => Cond::Const(!b),
+            Cond::Not(inner) => *inner,
+            other => Cond::Not(Box::new(other)),
+        }
+    }
+
+    /// What is left of the condition once the decided flags and options are known.
+    pub fn simplify(&self, config: &Config) -> Cond {
+        match self {
+            Cond::Const(b) => Cond::Const(*b),
+            Cond::Flag(f) => match config.flags.get(f.index()).copied().flatten() {
+                Some(value) => Cond::Const(value),
+                None => self.clone(),
+            },
+            Cond::Choice(o, c) => match config.options.get(o.index()).copied().flatten() {
+                Some(value) => Cond::Const(value == *c),
+                None => self.clone(),
+            },
+            Cond::Not(inner) => Cond::negate(inner.simplify(config)),
+            Cond::And(terms) => Cond::and(terms.iter().map(|t| t.simplify(config)).collect()),
+            Cond::Or(terms) => Cond::or(terms.iter().map(|t| t.simplify(config)).collect()),
+        }
+    }
+
+    /// The condition in the language's own syntax, `!external_lb && cni == canal`.
+    pub fn display(&self, program: &Program) -> String {
+        let mut out = String::new();
+        self.write(program, &mut out, 0);
+        out
+    }
+
+    /// `level` is the binding strength of the surrounding operator: 0 none, 1 `||`, 2 `&&`.
+    fn write(&self, program: &Program, out: &mut String, level: u8) {
+        match self {
+            Cond::Const(b) => out.push_str(if *b { "true" } else { "false" }),
+            Cond::Flag(f) => out.push_str(program.flags.get(f.index()).map_or("?", |f| f.name.as_str())),
+            Cond::Choice(o, c) => {
+                let option = program.options.get(o.index());
+                out.push_str(option.map_or("?", |o| o.name.as_str()));
+                out.push_str(" == ");
+                out.push_str(option.and_then(|o| o.choices.get(*c as usize)).map_or("?", |c| c.as_str()));
+            }
+            Cond::Not(inner) => match inner.as_ref() {
+                Cond::Choice(o, c) => {
+                    let option = program.options.get(o.index());
+                    out.push_str(option.map_or("?", |o| o.name.as_str()));
+                    out.push_str(" != ");
+                    out.push_str(option.and_then(|o| o.choices.get(*c as usize)).map_or("?", |c| c.as_str()));
+                }
+                Cond::Flag(_) | Cond::Const(_) => {
+                    out.push('!');
+                    inner.write(program, out, 3);
+                }
+                _ => {
+                    out.push_str("!(");
+                    inner.write(program, out, 0);
+                    out.push(')');
+                }
+            },
+            Cond::And(terms) | Cond::Or(terms) => {
+                let (own, op) = if matches!(self, Cond::And(_)) { (2, " && ") } else { (1, " || ") };
+                let wrap = level > own;
+                if wrap {
+                    out.push('(');
+                }
+                for (i, term) in terms.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(op);
+                    }
+                    term.write(program, out, own);
+                }
+                if wrap {
+                    out.push(')');
+                }
+            }
+        }
+    }
+}

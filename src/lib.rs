@@ -1,0 +1,114 @@
+//! portc: a compiler for port-requirement policies.
+//!
+//! `compile` runs the pipeline: syntax -> resolve -> graph -> check -> lower.
+//! ARCHITECTURE.md describes the stages and the invariants between them.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing)]
+
+pub mod ast;
+pub mod check;
+pub mod diag;
+pub mod graph;
+pub mod hir;
+pub mod lower;
+pub mod protocol;
+pub mod resolve;
+pub mod span;
+pub mod stdlib;
+pub mod syntax;
+
+use diag::{Diagnostic, SourceMap};
+pub use lower::Target;
+pub use resolve::{LoadError, Root, RootError, SourceLoader};
+
+/// What a compilation should do beyond checking.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The output to produce; `None` only checks.
+    pub target: Option<Target>,
+    /// `name=value` settings from the command line; they override the files' `set`s.
+    pub settings: Vec<String>,
+}
+
+/// Everything a compilation produced: the files it read, its diagnostics (sorted) and,
+/// when no error was found, the output.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    pub output: Option<String>,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
+/// is not reported again by every stage after it; output is produced only when nothing is an error.
+pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    let mut sources = SourceMap::default();
+    let overrides: String = options.settings.iter().map(|s| setting_statement(s)).collect();
+    let (program, mut diagnostics) = resolve::resolve(root, loader, &overrides, &mut sources)?;
+    let mut output = None;
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let (graph, mut found) = graph::build(program);
+        diagnostics.append(&mut found);
+        let (checked, mut found) = check::check(graph);
+        diagnostics.append(&mut found);
+        if let (Some(target), false) = (options.target, diagnostics.iter().any(Diagnostic::is_error)) {
+            match lower::lowerer(target).lower(&checked) {
+                Ok(text) => output = Some(text),
+                Err(mut found) => diagnostics.append(&mut found),
+            }
+        }
+    }
+    diag::sort(&mut diagnostics);
+    Ok(Outcome { sources, diagnostics, output })
+}
+
+/// `name=value` as a `set` statement of the command-line pseudo-file.
+fn setting_statement(setting: &str) -> String {
+    match setting.split_once('=') {
+        Some((name, value)) => format!("set {} = {}\n", name.trim(), value.trim()),
+        None => format!("set {setting}\n"),
+    }
+}
+
+/// Reads source files from the file system; the only place the library touches files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsLoader;
+
+impl SourceLoader for FsLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
+        if std::path::Path::new(path).is_dir() {
+            return Err(LoadError::IsDirectory);
+        }
+        std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LoadError::NotFound,
+            std::io::ErrorKind::IsADirectory => LoadError::IsDirectory,
+            _ => LoadError::Other(e.to_string()),
+        })
+    }
+}
+
+/// A loader over in-memory files, for tests and tools that hold sources themselves.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryLoader {
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl SourceLoader for MemoryLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError> {
+        self.files.get(path).cloned().ok_or(LoadError::NotFound)
+    }
+}
+
+/// Checks a file and renders its diagnostics without colour; used by the snapshot tests.
+pub fn check_and_render_plain(path: &str, loader: &dyn SourceLoader) -> String {
+    match compile(&Root::File(path.to_string()), loader, &Options::default()) {
+        Ok(outcome) => diag::render::human(&outcome.sources, &outcome.diagnostics, false),
+        Err(RootError(message)) => format!("error: {message}\n"),
+    }
+}

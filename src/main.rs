@@ -1,0 +1,264 @@
+//! The `portc` command line: argument parsing, file IO and exit codes.
+//!
+//! Exit codes: 0 clean or warnings only, 1 errors reported, 2 usage or I/O error, 101 internal bug.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use portc::diag::{Severity, render};
+use portc::{FsLoader, Options, Outcome, Root, Target};
+
+#[derive(Parser)]
+#[command(
+    name = "portc",
+    version,
+    about = "Compile port-requirement policies (.ports files) into firewall rules, manifests and tables"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files and print their diagnostics (exit 1 on errors).
+    Check {
+        /// The .ports files; each is checked as its own program.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        report: Report,
+    },
+    /// Compile a file or a stdlib module to a target.
+    Build {
+        /// A .ports file, or the dotted name of a stdlib module.
+        input: String,
+        /// The output format.
+        #[arg(long, short, value_enum)]
+        target: TargetArg,
+        /// Write the output to this file (atomically) instead of standard output.
+        #[arg(long, short)]
+        output: Option<String>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        report: Report,
+    },
+    /// Browse the standard library.
+    Stdlib {
+        #[command(subcommand)]
+        command: StdlibCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StdlibCommand {
+    /// List the stdlib modules.
+    List,
+    /// Print a stdlib module's source.
+    Show { module: String },
+}
+
+#[derive(clap::Args)]
+struct Settings {
+    /// Set a flag or option: `--set external_lb=true`, `--set cni=calico`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// Give a param a port: `--param api_port=6443`.
+    #[arg(long = "param", value_name = "NAME=PORT")]
+    param: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct Report {
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// When to colour diagnostics; `auto` honours NO_COLOR and whether the output is a terminal.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Json,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Target {
+        match t {
+            TargetArg::Json => Target::Json,
+        }
+    }
+}
+
+const EXIT_ERRORS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Runs a command; `Err` is a usage or I/O error.
+fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Command::Check { files, deny_warnings, settings, report } => {
+            let options = Options { target: None, settings: settings.collect()? };
+            let mut worst = 0;
+            for file in files {
+                let outcome = portc::compile(&Root::File(file), &FsLoader, &options).map_err(|e| e.0)?;
+                print_diagnostics(&outcome, &report, &mut std::io::stdout())?;
+                worst = worst.max(exit_code(&outcome, deny_warnings));
+            }
+            Ok(worst)
+        }
+        Command::Build { input, target, output, deny_warnings, settings, report } => {
+            let options = Options { target: Some(target.into()), settings: settings.collect()? };
+            let root = if input.ends_with(".ports") || input.contains('/') || Path::new(&input).is_file() {
+                Root::File(input)
+            } else {
+                Root::Module(input)
+            };
+            let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
+            print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
+            let code = exit_code(&outcome, deny_warnings);
+            match (&outcome.output, code) {
+                (Some(text), 0) => write_output(text, output.as_deref())?,
+                _ if code == 0 => return Err("internal: no output and no error".into()),
+                _ => {}
+            }
+            Ok(code)
+        }
+        Command::Stdlib { command: StdlibCommand::List } => {
+            let mut out = String::new();
+            for module in portc::stdlib::modules() {
+                let title = portc::stdlib::title(module).unwrap_or_default();
+                out.push_str(&format!("{:<36} {title}\n", module.name));
+            }
+            print!("{out}");
+            Ok(0)
+        }
+        Command::Stdlib { command: StdlibCommand::Show { module } } => match portc::stdlib::get(&module) {
+            Some(m) => {
+                print!("{}", m.text);
+                Ok(0)
+            }
+            None => {
+                let hint = portc::diag::suggest(&module, portc::stdlib::modules().map(|m| m.name))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                Err(format!("no stdlib module `{module}`{hint}"))
+            }
+        },
+    }
+}
+
+impl Settings {
+    /// The settings as `name=value`, checked for shape so they cannot smuggle in other statements.
+    fn collect(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for (flag, args) in [("--set", &self.set), ("--param", &self.param)] {
+            for arg in args {
+                let Some((name, value)) = arg.split_once('=') else {
+                    return Err(format!("{flag} takes NAME=VALUE, got `{arg}`"));
+                };
+                let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                let value_ok =
+                    !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                if !name_ok || !value_ok {
+                    return Err(format!("{flag} takes NAME=VALUE with a plain name and value, got `{arg}`"));
+                }
+                out.push(format!("{name}={value}"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn exit_code(outcome: &Outcome, deny_warnings: bool) -> u8 {
+    let fails = |s: Severity| s == Severity::Error || (deny_warnings && s == Severity::Warning);
+    if outcome.diagnostics.iter().any(|d| fails(d.severity)) { EXIT_ERRORS } else { 0 }
+}
+
+fn print_diagnostics(outcome: &Outcome, report: &Report, out: &mut dyn Write) -> Result<(), String> {
+    let text = match report.format {
+        Format::Json => render::json(&outcome.sources, &outcome.diagnostics),
+        Format::Human => {
+            let is_terminal = match report.color {
+                Color::Auto => std::io::stderr().is_terminal(),
+                _ => false,
+            };
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let color = match report.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => is_terminal && !no_color,
+            };
+            let mut text = render::human(&outcome.sources, &outcome.diagnostics, color);
+            text.push_str(&summary(outcome));
+            text
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write diagnostics: {e}"))
+}
+
+/// `2 errors, 1 warning`, or nothing when there are no diagnostics.
+fn summary(outcome: &Outcome) -> String {
+    let count = |s: Severity| outcome.diagnostics.iter().filter(|d| d.severity == s).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    match (errors, warnings) {
+        (0, 0) => String::new(),
+        (e, 0) => format!("{}\n", plural(e, "error")),
+        (0, w) => format!("{}\n", plural(w, "warning")),
+        (e, w) => format!("{}, {}\n", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+/// Writes to a temporary file beside `path` and renames it over `path`, so a reader never sees half a file.
+fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
+    let Some(path) = path else {
+        let mut stdout = std::io::stdout().lock();
+        return stdout.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"));
+    };
+    let target = Path::new(path);
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write `{path}`: {e}"))?;
+    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{path}`: {e}"))?;
+    file.persist(target).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
+    Ok(())
+}

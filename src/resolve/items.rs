@@ -1,0 +1,538 @@
+//! Resolves what declarations say: note conditions, groups, flows, `never`, `set` and `bind`.
+
+use super::scope::{Want, list};
+use super::{Def, Resolver};
+use crate::ast::{self, Item};
+use crate::diag::{Code, Diagnostic};
+use crate::hir::{self, Cond, NodeId, next_id};
+use crate::span::Span;
+
+/// Where a setting came from; a later source overrides an earlier one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    File,
+    CommandLine,
+}
+
+impl Resolver<'_> {
+    pub(super) fn resolve_items(&mut self, overrides: &[ast::SetStmt]) {
+        self.resolve_notes();
+        let members = self.expand_groups();
+        for module in 0..self.modules.len() {
+            let Some(loaded) = self.modules.get(module) else {
+                continue;
+            };
+            for item in &loaded.ast.items {
+                match item {
+                    Item::Flow(flow) => {
+                        let flows = self.flow(module, flow, &members);
+                        self.program.flows.extend(flows);
+                    }
+                    Item::Never(flow) => {
+                        let flows = self.flow(module, flow, &members);
+                        self.program.nevers.extend(flows);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.apply_settings(overrides);
+        self.apply_binds();
+    }
+
+    fn resolve_notes(&mut self) {
+        for (index, note) in self.note_decls.clone().iter().enumerate() {
+            let module = self.note_modules.get(index).copied().unwrap_or(0);
+            let when = note.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+            self.program.notes.push(hir::Note {
+                label: note.label.label.clone(),
+                text: note.text.value.clone(),
+                when,
+                local: note.local.is_some(),
+                module: hir::ModuleId(next_id(module)),
+                span: note.span,
+            });
+        }
+    }
+
+    /// Every group's member roles, sorted; cycles are reported and cut.
+    fn expand_groups(&mut self) -> Vec<Vec<NodeId>> {
+        let defs: Vec<Vec<(Def, Span)>> = (0..self.groups.len())
+            .map(|g| {
+                let (module, paths) = match self.groups.get(g) {
+                    Some(group) => (group.module, group.decl.members.clone()),
+                    None => return Vec::new(),
+                };
+                paths.iter().filter_map(|p| self.expect(module, p, Want::Endpoint).map(|d| (d, p.span))).collect()
+            })
+            .collect();
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            New,
+            Open,
+            Done,
+        }
+        let mut state = vec![State::New; defs.len()];
+        let mut members: Vec<Vec<NodeId>> = vec![Vec::new(); defs.len()];
+        for start in 0..defs.len() {
+            if state.get(start) != Some(&State::New) {
+                continue;
+            }
+            // Iterative depth-first expansion: a long chain of groups must not overflow the stack.
+            let mut stack = vec![(start, 0usize)];
+            if let Some(s) = state.get_mut(start) {
+                *s = State::Open;
+            }
+            while let Some(&(group, edge)) = stack.last() {
+                let Some(&(def, span)) = defs.get(group).and_then(|d| d.get(edge)) else {
+                    if let Some(m) = members.get_mut(group) {
+                        m.sort_unstable();
+                        m.dedup();
+                    }
+                    if let Some(s) = state.get_mut(group) {
+                        *s = State::Done;
+                    }
+                    stack.pop();
+                    if let Some(&(parent, _)) = stack.last() {
+                        let done = members.get(group).cloned().unwrap_or_default();
+                        if let Some(m) = members.get_mut(parent) {
+                            m.extend(done);
+                        }
+                    }
+                    continue;
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                match def {
+                    Def::Node(node) => {
+                        if let Some(m) = members.get_mut(group) {
+                            m.push(node);
+                        }
+                    }
+                    Def::Group(inner) => match state.get(inner).copied() {
+                        Some(State::New) => {
+                            if let Some(s) = state.get_mut(inner) {
+                                *s = State::Open;
+                            }
+                            stack.push((inner, 0));
+                        }
+                        Some(State::Open) => {
+                            let chain: Vec<usize> = stack.iter().map(|(g, _)| *g).skip_while(|g| *g != inner).collect();
+                            self.group_cycle(&chain, span);
+                        }
+                        _ => {
+                            let done = members.get(inner).cloned().unwrap_or_default();
+                            if let Some(m) = members.get_mut(group) {
+                                m.extend(done);
+                            }
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        }
+        members
+    }
+
+    /// Reports the cycle `chain[0] -> ... -> chain[last] -> chain[0]`, closed at `span`.
+    fn group_cycle(&mut self, chain: &[usize], span: Span) {
+        let name = |g: &usize| self.groups.get(*g).map_or(String::new(), |g| g.decl.name.name.clone());
+        let names: Vec<String> = chain.iter().map(name).collect();
+        let first = names.first().cloned().unwrap_or_default();
+        let message = match names.as_slice() {
+            [one] => format!("group `{one}` contains itself"),
+            _ => format!("group `{first}` contains itself through other groups"),
+        };
+        let first_span = chain.first().and_then(|g| self.groups.get(*g)).map_or(span, |g| g.decl.name.span);
+        self.diagnostics.push(
+            Diagnostic::new(Code::GroupCycle, message, span, "closes the cycle")
+                .with_secondary(first_span, "this group")
+                .with_note(format!("cycle: {} -> {first}", names.join(" -> ")))
+                .with_help("a group lists roles, externals or other groups, without cycles"),
+        );
+    }
+
+    /// One `hir::Flow` per spec of the statement.
+    fn flow(&mut self, module: usize, flow: &ast::Flow, members: &[Vec<NodeId>]) -> Vec<hir::Flow> {
+        let from = self.endpoints(module, &flow.from, members);
+        let to = match flow.to.as_slice() {
+            [ast::Endpoint::SelfNode(_)] => Some(hir::Target::Local),
+            endpoints => self.endpoints(module, endpoints, members).map(hir::Target::Nodes),
+        };
+        let block_when = flow.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+        let block_notes = self.note_refs(module, &flow.modifiers.notes);
+        let mut out = Vec::new();
+        for spec in &flow.specs {
+            let when = spec.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+            let mut notes = block_notes.clone();
+            notes.extend(self.note_refs(module, &spec.modifiers.notes));
+            notes.sort_unstable();
+            notes.dedup();
+            let Some((protocols, ports, service)) = self.spec_ports(module, &spec.kind) else {
+                continue;
+            };
+            let description =
+                spec.modifiers.description.as_ref().or(flow.modifiers.description.as_ref()).map(|d| d.value.clone());
+            let description = description.or_else(|| service.as_ref().and_then(|s| s.1.clone()));
+            let (Some(from), Some(to)) = (&from, &to) else {
+                continue;
+            };
+            out.push(hir::Flow {
+                from: from.clone(),
+                to: to.clone(),
+                protocols,
+                ports,
+                when: Cond::and(vec![block_when.clone(), when]),
+                notes,
+                description,
+                service: service.map(|s| s.0),
+                local: spec.modifiers.local.is_some() || flow.modifiers.local.is_some(),
+                module: hir::ModuleId(next_id(module)),
+                line: u32::try_from(self.map.line_col(spec.span.file, spec.span.start).0).unwrap_or(u32::MAX),
+                span: spec.span,
+            });
+        }
+        out
+    }
+
+    fn endpoints(
+        &mut self,
+        module: usize,
+        endpoints: &[ast::Endpoint],
+        members: &[Vec<NodeId>],
+    ) -> Option<Vec<NodeId>> {
+        let mut nodes = Vec::new();
+        let mut ok = true;
+        for endpoint in endpoints {
+            let ast::Endpoint::Name(path) = endpoint else {
+                continue;
+            };
+            match self.expect(module, path, Want::Endpoint) {
+                Some(Def::Node(node)) => nodes.push(node),
+                Some(Def::Group(g)) => nodes.extend(members.get(g).into_iter().flatten().copied()),
+                _ => ok = false,
+            }
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
+        ok.then_some(nodes)
+    }
+
+    /// Protocols, ports and (for a service) its name and description.
+    #[allow(clippy::type_complexity)] // A private helper's one-off tuple; a struct would only rename it.
+    fn spec_ports(
+        &mut self,
+        module: usize,
+        kind: &ast::SpecKind,
+    ) -> Option<(Vec<ast::Protocol>, Vec<hir::PortRef>, Option<(String, Option<String>)>)> {
+        match kind {
+            ast::SpecKind::Proto(spec) => Some((protocols(spec), self.ports(module, spec)?, None)),
+            ast::SpecKind::Service(path) => {
+                let Def::Service(index) = self.expect(module, path, Want::Service)? else {
+                    return None;
+                };
+                let service = self.services.get(index)?;
+                let (spec, service_module) = (service.decl.spec.clone(), service.module);
+                let name = service.decl.name.name.clone();
+                let description = service.decl.description.as_ref().map(|d| d.value.clone());
+                // A service's params are resolved where the service is declared, not where it is used.
+                let ports = self.ports(service_module, &spec)?;
+                Some((protocols(&spec), ports, Some((name, description))))
+            }
+        }
+    }
+
+    fn ports(&mut self, module: usize, spec: &ast::ProtoSpec) -> Option<Vec<hir::PortRef>> {
+        let mut ports = Vec::new();
+        let mut ok = true;
+        for item in &spec.ports {
+            match item {
+                ast::PortItem::Single(p) => ports.push(hir::PortRef::Range(p.value, p.value)),
+                ast::PortItem::Range { start, end, .. } => ports.push(hir::PortRef::Range(start.value, end.value)),
+                ast::PortItem::Param(path) => match self.expect(module, path, Want::Param) {
+                    Some(Def::Param(param)) => ports.push(hir::PortRef::Param(param, path.span)),
+                    _ => ok = false,
+                },
+            }
+        }
+        ok.then_some(ports)
+    }
+
+    fn note_refs(&mut self, module: usize, labels: &[ast::NoteLabel]) -> Vec<hir::NoteId> {
+        let mut ids = Vec::new();
+        for label in labels {
+            match self.notes.get(module).and_then(|n| n.get(&label.label)) {
+                Some(&id) => ids.push(id),
+                None => {
+                    let defined: Vec<String> =
+                        self.notes.get(module).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+                    let mut d = Diagnostic::new(
+                        Code::UndefinedNote,
+                        format!("note {} is not defined", label.label),
+                        label.span,
+                        "no such note in this module",
+                    );
+                    d = if defined.is_empty() {
+                        d.with_help(format!("define it: `note {} \"...\"`", label.label))
+                    } else {
+                        let noun = if defined.len() == 1 { "note" } else { "notes" };
+                        d.with_note(format!("this module defines {noun} {}", list(defined.iter().map(String::as_str))))
+                    };
+                    self.diagnostics.push(d);
+                }
+            }
+        }
+        ids
+    }
+
+    pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Cond {
+        match expr {
+            ast::Expr::Bool(b) => Cond::Const(b.value),
+            ast::Expr::Name(path) => match self.expect(module, path, Want::Condition) {
+                Some(Def::Flag(flag)) => Cond::Flag(flag),
+                Some(Def::Option(option)) => {
+                    let name = path.text();
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::WrongKind,
+                            format!("option `{name}` is not a flag"),
+                            path.span,
+                            "an option",
+                        )
+                        .with_help(format!(
+                            "compare it with one of its choices: `{name} == {}`",
+                            self.first_choice(option)
+                        )),
+                    );
+                    Cond::Const(false)
+                }
+                _ => Cond::Const(false),
+            },
+            ast::Expr::Compare { left, equal, right, .. } => {
+                let positive = self.compare(module, left, right);
+                if *equal { positive } else { Cond::negate(positive) }
+            }
+            ast::Expr::Not(inner, _) => Cond::negate(self.cond(module, inner)),
+            ast::Expr::Paren(inner, _) => self.cond(module, inner),
+            ast::Expr::And(terms, _) => {
+                let terms = terms.iter().map(|t| self.cond(module, t)).collect();
+                Cond::and(terms)
+            }
+            ast::Expr::Or(terms, _) => {
+                let terms = terms.iter().map(|t| self.cond(module, t)).collect();
+                Cond::or(terms)
+            }
+        }
+    }
+
+    fn first_choice(&self, option: hir::OptionId) -> String {
+        self.program.options.get(option.index()).and_then(|o| o.choices.first()).cloned().unwrap_or_default()
+    }
+
+    fn compare(&mut self, module: usize, left: &ast::Path, right: &ast::CompareValue) -> Cond {
+        match (self.expect(module, left, Want::Condition), right) {
+            (Some(Def::Flag(flag)), ast::CompareValue::Bool(b)) => {
+                if b.value {
+                    Cond::Flag(flag)
+                } else {
+                    Cond::negate(Cond::Flag(flag))
+                }
+            }
+            (Some(Def::Flag(_)), ast::CompareValue::Name(p)) => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownChoice,
+                        format!("flag `{}` is `true` or `false`, not `{}`", left.text(), p.text()),
+                        p.span,
+                        "not a boolean",
+                    )
+                    .with_help(format!("write `{}` or `!{}`", left.text(), left.text())),
+                );
+                Cond::Const(false)
+            }
+            (Some(Def::Option(option)), ast::CompareValue::Name(p)) => match self.choice(option, &p.text(), p.span) {
+                Some(choice) => Cond::Choice(option, choice),
+                None => Cond::Const(false),
+            },
+            (Some(Def::Option(option)), ast::CompareValue::Bool(b)) => {
+                let _ = self.choice(option, if b.value { "true" } else { "false" }, b.span);
+                Cond::Const(false)
+            }
+            _ => Cond::Const(false),
+        }
+    }
+
+    /// The index of `name` among the option's choices; reports a miss with a suggestion.
+    fn choice(&mut self, option: hir::OptionId, name: &str, span: Span) -> Option<u32> {
+        let def = self.program.options.get(option.index())?;
+        if let Some(i) = def.choices.iter().position(|c| c == name) {
+            return Some(next_id(i));
+        }
+        let d = Diagnostic::new(
+            Code::UnknownChoice,
+            format!("`{name}` is not a choice of option `{}`", def.name),
+            span,
+            "not a choice",
+        )
+        .with_secondary(def.span, "option declared here")
+        .with_suggestion(name, def.choices.iter().map(String::as_str))
+        .with_note(format!("the choices are {}", list(def.choices.iter().map(String::as_str))));
+        self.diagnostics.push(d);
+        None
+    }
+
+    /// Defaults, then the files' `set`s, then the command line's: the later one wins.
+    fn apply_settings(&mut self, overrides: &[ast::SetStmt]) {
+        let config = &mut self.program.config;
+        config.flags = self.program.flags.iter().map(|f| f.default).collect();
+        config.options = self.program.options.iter().map(|o| o.default).collect();
+        config.params = self.program.params.iter().map(|p| p.default).collect();
+        let mut seen: std::collections::BTreeMap<(Def, bool), Span> = std::collections::BTreeMap::new();
+        let mut sets: Vec<(usize, ast::SetStmt, Origin)> = Vec::new();
+        for (module, loaded) in self.modules.iter().enumerate() {
+            for item in &loaded.ast.items {
+                if let Item::Set(set) = item {
+                    sets.push((module, set.clone(), Origin::File));
+                }
+            }
+        }
+        sets.extend(overrides.iter().map(|s| (0, s.clone(), Origin::CommandLine)));
+        for (module, set, origin) in sets {
+            let Some(def) = self.expect(module, &set.name, Want::Setting) else {
+                continue;
+            };
+            let key = (def, origin == Origin::CommandLine);
+            if let Some(&first) = seen.get(&key) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::DuplicateSet,
+                        format!("`{}` is set twice", set.name.text()),
+                        set.span,
+                        "set again",
+                    )
+                    .with_secondary(first, "first set here")
+                    .with_help("keep one `set`; the command line's `--set` and `--param` override the files' own"),
+                );
+                continue;
+            }
+            seen.insert(key, set.span);
+            self.set(def, &set);
+        }
+    }
+
+    fn set(&mut self, def: Def, set: &ast::SetStmt) {
+        match (def, &set.value) {
+            (Def::Flag(flag), ast::SetValue::Bool(b)) => {
+                if let Some(slot) = self.program.config.flags.get_mut(flag.index()) {
+                    *slot = Some(b.value);
+                }
+            }
+            (Def::Option(option), ast::SetValue::Name(p)) if p.segments.len() == 1 => {
+                let Some(choice) = self.choice(option, &p.text(), p.span) else {
+                    return;
+                };
+                if let Some(slot) = self.program.config.options.get_mut(option.index()) {
+                    *slot = Some(choice);
+                }
+            }
+            (Def::Param(param), ast::SetValue::Port(p)) => {
+                if let Some(slot) = self.program.config.params.get_mut(param.index()) {
+                    *slot = Some(p.value);
+                }
+            }
+            (def, value) => {
+                let (kind, want) = match def {
+                    Def::Flag(_) => ("a flag", "`true` or `false`"),
+                    Def::Option(_) => ("an option", "one of its choices"),
+                    _ => ("a param", "a port number"),
+                };
+                let span = match value {
+                    ast::SetValue::Bool(b) => b.span,
+                    ast::SetValue::Port(p) => p.span,
+                    ast::SetValue::Name(p) => p.span,
+                };
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::SetMismatch,
+                        format!("`{}` is {kind}; it takes {want}", set.name.text()),
+                        span,
+                        "wrong kind of value",
+                    )
+                    .with_help(format!("write `set {} = ...` with {want}", set.name.text())),
+                );
+            }
+        }
+    }
+
+    fn apply_binds(&mut self) {
+        let mut addressed: std::collections::BTreeMap<NodeId, Span> = std::collections::BTreeMap::new();
+        let mut selected: std::collections::BTreeMap<NodeId, Span> = std::collections::BTreeMap::new();
+        for (module, loaded) in self.modules.iter().enumerate() {
+            for item in &loaded.ast.items {
+                let Item::Bind(bind) = item else { continue };
+                let Some(Def::Node(node)) = self.expect(module, &bind.name, Want::BindTarget) else {
+                    continue;
+                };
+                let seen = match bind.target {
+                    ast::BindTarget::Addresses(_) => &mut addressed,
+                    ast::BindTarget::Selector(_) => &mut selected,
+                };
+                if let Some(&first) = seen.get(&node) {
+                    let help = match bind.target {
+                        ast::BindTarget::Addresses(_) => {
+                            "list every address in one `bind`: `bind r = 10.0.0.1, 10.0.0.2`"
+                        }
+                        ast::BindTarget::Selector(_) => {
+                            "a role has one selector; put every label in it: `pods { a: x, b: y }`"
+                        }
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::DuplicateBind,
+                            format!("`{}` is bound twice", bind.name.text()),
+                            bind.span,
+                            "bound again",
+                        )
+                        .with_secondary(first, "first bound here")
+                        .with_note("a role takes one address `bind` and one selector `bind`")
+                        .with_help(help),
+                    );
+                    continue;
+                }
+                seen.insert(node, bind.span);
+                let Some(target) = self.program.nodes.get_mut(node.index()) else {
+                    continue;
+                };
+                match &bind.target {
+                    ast::BindTarget::Addresses(addresses) => {
+                        target.addresses.extend(addresses.iter().map(|a| a.net));
+                        target.addresses.sort_unstable();
+                        target.addresses.dedup();
+                    }
+                    ast::BindTarget::Selector(s) => {
+                        let mut labels: Vec<(String, String)> =
+                            s.labels.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
+                        labels.sort();
+                        target.selector = Some(hir::Selector {
+                            kind: s.kind,
+                            labels,
+                            namespace: s.namespace.as_ref().map(|n| n.value.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        for node in &mut self.program.nodes {
+            node.addresses.sort_unstable();
+            node.addresses.dedup();
+        }
+    }
+}
+
+fn protocols(spec: &ast::ProtoSpec) -> Vec<ast::Protocol> {
+    let mut protocols: Vec<ast::Protocol> = spec.protocols.iter().map(|(p, _)| *p).collect();
+    protocols.sort_unstable();
+    protocols.dedup();
+    protocols
+}

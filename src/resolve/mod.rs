@@ -1,0 +1,139 @@
+//! Name resolution: `ast::File`s (the root and every module it uses) -> `hir::Program`.
+//!
+//! Loads modules through a `SourceLoader` (the only way this stage reaches files), builds each
+//! module's scope, resolves every name to an id, expands groups, and applies `set` and `bind`.
+
+mod items;
+mod load;
+mod scope;
+
+use std::collections::BTreeMap;
+
+use crate::ast;
+use crate::diag::{Diagnostic, SourceMap};
+use crate::hir::{self, Program};
+
+/// Reads source files for `use "./file.ports"` and for the root file.
+pub trait SourceLoader {
+    fn read(&self, path: &str) -> Result<Vec<u8>, LoadError>;
+}
+
+/// Why a file could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    NotFound,
+    IsDirectory,
+    Other(String),
+}
+
+/// What to compile: a file, or a stdlib module by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Root {
+    File(String),
+    Module(String),
+}
+
+/// The root itself could not be read: a usage or I/O error, not a problem in a source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RootError(pub String);
+
+/// Resolves the program rooted at `root`. `overrides` is the text of the command line's settings,
+/// as `set` statements, applied after (and over) the files' own.
+pub fn resolve(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    overrides: &str,
+    map: &mut SourceMap,
+) -> Result<(Program, Vec<Diagnostic>), RootError> {
+    let mut diagnostics = Vec::new();
+    let modules = load::load_all(root, loader, map, &mut diagnostics)?;
+    let override_file = map.add("<command line>", overrides);
+    let (overrides, mut found) = crate::syntax::parse_settings(override_file, map.text(override_file));
+    diagnostics.append(&mut found);
+    let mut resolver = Resolver::new(&modules, map);
+    resolver.diagnostics = diagnostics;
+    resolver.collect_declarations();
+    resolver.build_scopes();
+    resolver.resolve_items(&overrides);
+    Ok((resolver.program, resolver.diagnostics))
+}
+
+/// What a name in scope refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Def {
+    Node(hir::NodeId),
+    Group(usize),
+    Flag(hir::FlagId),
+    Option(hir::OptionId),
+    Param(hir::ParamId),
+    Service(usize),
+}
+
+struct GroupDef {
+    decl: ast::GroupDecl,
+    module: usize,
+}
+
+struct ServiceDef {
+    decl: ast::ServiceDecl,
+    module: usize,
+}
+
+/// The state of one resolution; the fields are filled stage by stage in `resolve`.
+struct Resolver<'a> {
+    modules: &'a [load::Loaded],
+    map: &'a SourceMap,
+    program: Program,
+    groups: Vec<GroupDef>,
+    services: Vec<ServiceDef>,
+    note_decls: Vec<ast::NoteDecl>,
+    note_modules: Vec<usize>,
+    /// Per module: note label -> note.
+    notes: Vec<BTreeMap<String, hir::NoteId>>,
+    /// Per module: the names it declares itself.
+    own: Vec<BTreeMap<String, scope::Binding>>,
+    /// Per module: every name it sees unqualified (and exports to glob users).
+    visible: Vec<BTreeMap<String, scope::Entry>>,
+    /// Per module: qualifier -> the modules it names.
+    qualifiers: Vec<BTreeMap<String, Vec<usize>>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(modules: &'a [load::Loaded], map: &'a SourceMap) -> Self {
+        let n = modules.len();
+        let program = Program { modules: modules.iter().map(module_info).collect(), ..Program::default() };
+        Resolver {
+            modules,
+            map,
+            program,
+            groups: Vec::new(),
+            services: Vec::new(),
+            note_decls: Vec::new(),
+            note_modules: Vec::new(),
+            notes: vec![BTreeMap::new(); n],
+            own: vec![BTreeMap::new(); n],
+            visible: vec![BTreeMap::new(); n],
+            qualifiers: vec![BTreeMap::new(); n],
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+fn module_info(loaded: &load::Loaded) -> hir::Module {
+    let mut name = None;
+    let mut title = None;
+    let mut source = None;
+    for item in &loaded.ast.items {
+        match item {
+            ast::Item::Module(m) => {
+                name = Some(m.name.text());
+                title = m.description.as_ref().map(|d| d.value.clone());
+            }
+            ast::Item::Source(s) => source = Some(s.value.clone()),
+            _ => {}
+        }
+    }
+    let file = loaded.ast.span.file;
+    hir::Module { name: name.unwrap_or_else(|| loaded.path.clone()), title, source, file, path: loaded.path.clone() }
+}

@@ -1,0 +1,143 @@
+//! Cheap scans of raw text that run before and between pest calls: statement starts for
+//! error recovery, and parenthesis depth.
+
+/// Words that start a statement; a line that starts with one is a place to resume after an error.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "module", "source", "use", "flag", "option", "param", "role", "external", "group", "service", "note", "never",
+    "set", "bind",
+];
+
+/// Offsets of the first `(` past `limit` in each run of too-deep nesting, outside strings and comments.
+pub fn too_deep(text: &str, limit: usize) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    for (i, b) in text.bytes().enumerate() {
+        if in_comment {
+            in_comment = b != b'\n';
+        } else if in_string {
+            in_string = escaped || (b != b'"' && b != b'\n');
+            escaped = !escaped && b == b'\\';
+        } else {
+            match b {
+                b'#' => in_comment = true,
+                b'"' => in_string = true,
+                b'(' => {
+                    depth += 1;
+                    if depth == limit + 1 {
+                        found.push(i);
+                    }
+                }
+                b')' => depth = depth.saturating_sub(1),
+                // Parentheses never span statements; reset so one bad statement cannot poison the rest.
+                b'\n' if depth > limit => depth = 0,
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Whether no newline separates `a` from `b`.
+pub fn same_line(text: &str, a: usize, b: usize) -> bool {
+    text.get(a.min(b)..a.max(b)).is_some_and(|between| !between.contains('\n'))
+}
+
+/// Bytes of white space and comments at the start of `text`.
+pub fn leading_trivia(text: &str) -> usize {
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_whitespace() {
+            i += 1;
+        } else if b == b'#' {
+            i += bytes.get(i..).and_then(|r| r.iter().position(|&c| c == b'\n')).unwrap_or(bytes.len() - i);
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// Where to resume after a syntax error at `from` in the statement starting at `start`:
+/// the first later line outside the statement's braces that starts a statement, or that starts
+/// with a name in the first column (a likely statement, even if a broken one), or the end of the text.
+pub fn next_statement(text: &str, start: usize, from: usize) -> usize {
+    let mut depth = 0i64;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut in_comment = false;
+    let mut at_line_start = false;
+    for (i, b) in text.bytes().enumerate().skip(start) {
+        if at_line_start && i > from && depth <= 0 {
+            let line = text.get(i..).unwrap_or_default();
+            let line = line.split('\n').next().unwrap_or_default();
+            let first_column_name = line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+            if first_column_name || starts_statement(line) {
+                return i;
+            }
+        }
+        at_line_start = b == b'\n';
+        if in_comment {
+            in_comment = b != b'\n';
+        } else if in_string {
+            in_string = escaped || (b != b'"' && b != b'\n');
+            escaped = !escaped && b == b'\\';
+        } else {
+            match b {
+                b'#' => in_comment = true,
+                b'"' => in_string = true,
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ => {}
+            }
+        }
+    }
+    text.len()
+}
+
+fn starts_statement(line: &str) -> bool {
+    let line = line.trim_start();
+    let word_len = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(line.len());
+    let (word, rest) = line.split_at(word_len);
+    if word.is_empty() {
+        return false;
+    }
+    if STATEMENT_KEYWORDS.contains(&word) {
+        return true;
+    }
+    // A flow: `a -> b` or `a | b -> c`.
+    let mut rest = rest.trim_start();
+    while let Some(after) = rest.strip_prefix('|') {
+        let after = after.trim_start();
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(after.len());
+        rest = after.get(len..).unwrap_or_default().trim_start();
+    }
+    rest.starts_with("->")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_statement_starts() {
+        let text = "role a \"x\" oops\n  tcp 1\n  b | c -> d : tcp 1\n";
+        assert_eq!(next_statement(text, 0, 0), text.find("  b |").unwrap_or(0));
+        assert_eq!(next_statement(text, 0, text.len() - 1), text.len());
+    }
+
+    #[test]
+    fn skips_the_rest_of_a_broken_block() {
+        let text = "a -> b {\n  tcp oops oops\nudp 1\n}\nrole c\n";
+        assert_eq!(next_statement(text, 0, 12), text.find("role c").unwrap_or(0));
+    }
+
+    #[test]
+    fn depth_ignores_strings_and_comments() {
+        assert!(too_deep("\"((((\" # ((((\n", 2).is_empty());
+        assert_eq!(too_deep("a -> b : ipip when (((x)))", 2), vec![21]);
+    }
+}

@@ -1,0 +1,195 @@
+//! The `portc` binary: exit codes, output files, and inputs too large or too deep for a naive parser.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn portc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("portc runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("portc exits normally, not by a signal")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh scratch directory under the target dir, so tests never write into the source tree.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn examples() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+        .expect("examples/ exists")
+        .filter_map(|e| e.ok())
+        .map(|e| format!("examples/{}", e.file_name().to_string_lossy()))
+        .filter(|name| name.ends_with(".ports"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
+#[test]
+fn every_example_checks_clean_and_builds_json() {
+    for example in examples() {
+        let check = portc(&["check", "--deny-warnings", &example]);
+        assert_eq!(code(&check), 0, "{example}: {}", text(&check.stdout));
+        let build = portc(&["build", &example, "--target", "json"]);
+        assert_eq!(code(&build), 0, "{example}: {}", text(&build.stderr));
+        let document: serde_json::Value = serde_json::from_slice(&build.stdout).expect("json target prints JSON");
+        assert_eq!(document["format"], "portc.flows/v1");
+        assert!(document["flows"].as_array().is_some_and(|f| !f.is_empty()), "{example} has flows");
+    }
+}
+
+#[test]
+fn errors_exit_1_and_usage_exits_2() {
+    assert_eq!(code(&portc(&["check", "tests/ui/E0101_unknown_role.ports"])), 1);
+    assert_eq!(code(&portc(&["check", "tests/ui/does-not-exist.ports"])), 2);
+    assert_eq!(code(&portc(&["check", "tests/ui"])), 2);
+    assert_eq!(code(&portc(&["build", "no.such.module", "--target", "json"])), 2);
+    assert_eq!(code(&portc(&["check", "--set", "nonsense", "examples/rancher-custom-site.ports"])), 2);
+    assert_eq!(code(&portc(&["check", "--set", "a=b c", "examples/rancher-custom-site.ports"])), 2);
+    assert_eq!(code(&portc(&["frobnicate"])), 2);
+    let missing = portc(&["check", "tests/ui/does-not-exist.ports"]);
+    assert!(text(&missing.stderr).contains("no such file"), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = scratch("warnings");
+    let file = dir.join("site.ports");
+    std::fs::write(&file, "role a\n").expect("write");
+    let file = file.to_string_lossy().into_owned();
+    // A file with no warnings exits 0 either way; the flag must not turn a clean file into a failure.
+    assert_eq!(code(&portc(&["check", &file])), 0);
+    assert_eq!(code(&portc(&["check", "--deny-warnings", &file])), 0);
+}
+
+#[test]
+fn command_line_settings_override_and_are_checked() {
+    let site = "examples/rancher-custom-site.ports";
+    let calico = portc(&["build", site, "--target", "json", "--set", "cni=calico"]);
+    assert_eq!(code(&calico), 0, "{}", text(&calico.stderr));
+    let document: serde_json::Value = serde_json::from_slice(&calico.stdout).expect("JSON");
+    let cni = document["config"]["options"].as_array().and_then(|o| o.iter().find(|o| o["name"] == "cni")).cloned();
+    assert_eq!(cni.map(|c| c["value"].clone()), Some(serde_json::json!("calico")));
+    let typo = portc(&["check", site, "--set", "cni=calcio"]);
+    assert_eq!(code(&typo), 1);
+    let out = text(&typo.stdout);
+    assert!(out.contains("E0114") && out.contains("<command line>") && out.contains("did you mean `calico`"), "{out}");
+}
+
+#[test]
+fn json_diagnostics_are_one_object_per_line() {
+    let output = portc(&["check", "--format", "json", "tests/ui/E0013_duplicate_modifier.ports"]);
+    assert_eq!(code(&output), 1);
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is a JSON object")).collect();
+    assert_eq!(lines.len(), 3);
+    for d in &lines {
+        for field in ["code", "severity", "message", "file", "line", "column", "end", "labels", "help"] {
+            assert!(d.get(field).is_some(), "missing {field} in {d}");
+        }
+    }
+    assert_eq!(lines[0]["code"], "E0013");
+    assert_eq!(lines[0]["line"], 3);
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let file = "tests/ui/E0101_unknown_role.ports";
+    let always = portc(&["check", "--color", "always", file]);
+    assert!(text(&always.stdout).contains('\u{1b}'), "--color always colours");
+    let never = portc(&["check", "--color", "never", file]);
+    assert!(!text(&never.stdout).contains('\u{1b}'));
+    // Not a terminal: auto means no colour.
+    let auto = portc(&["check", file]);
+    assert!(!text(&auto.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn output_files_are_written_whole_or_not_at_all() {
+    let dir = scratch("atomic");
+    let out = dir.join("flows.json");
+    let out_arg = out.to_string_lossy().into_owned();
+    let ok = portc(&["build", "examples/rancher-custom-site.ports", "--target", "json", "-o", &out_arg]);
+    assert_eq!(code(&ok), 0, "{}", text(&ok.stderr));
+    let first = std::fs::read(&out).expect("output written");
+    assert!(serde_json::from_slice::<serde_json::Value>(&first).is_ok());
+
+    // A failing build leaves the previous file untouched and creates no stray temporary file.
+    let failed = portc(&["build", "tests/ui/E0101_unknown_role.ports", "--target", "json", "-o", &out_arg]);
+    assert_eq!(code(&failed), 1);
+    assert_eq!(std::fs::read(&out).expect("still there"), first);
+    let fresh = dir.join("never.json");
+    let failed =
+        portc(&["build", "tests/ui/E0101_unknown_role.ports", "--target", "json", "-o", &fresh.to_string_lossy()]);
+    assert_eq!(code(&failed), 1);
+    assert!(!fresh.exists());
+    let entries = std::fs::read_dir(&dir).expect("dir").count();
+    assert_eq!(entries, 1, "only flows.json remains");
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for input in ["examples/rancher-custom-site.ports", "examples/kubernetes-site.ports", "rancher.downstream.custom"] {
+        let a = portc(&["build", input, "--target", "json"]);
+        let b = portc(&["build", input, "--target", "json"]);
+        assert_eq!(code(&a), 0, "{}", text(&a.stderr));
+        assert_eq!(a.stdout, b.stdout, "{input}");
+    }
+}
+
+#[test]
+fn stdlib_list_and_show() {
+    let list = portc(&["stdlib", "list"]);
+    assert_eq!(code(&list), 0);
+    assert!(text(&list.stdout).contains("rancher.downstream.custom"));
+    let show = portc(&["stdlib", "show", "kubernetes"]);
+    assert_eq!(code(&show), 0);
+    assert!(text(&show.stdout).starts_with('#') || text(&show.stdout).contains("module kubernetes"));
+    let typo = portc(&["stdlib", "show", "kubernets"]);
+    assert_eq!(code(&typo), 2);
+    assert!(text(&typo.stderr).contains("did you mean `kubernetes`"));
+}
+
+#[test]
+fn a_100_mb_line_is_a_diagnostic_not_a_crash() {
+    let dir = scratch("long-line");
+    let file = dir.join("long.ports");
+    let mut source = String::from("role a \"");
+    source.push_str(&"x".repeat(100 * 1024 * 1024));
+    source.push('\n');
+    std::fs::write(&file, source).expect("write");
+    let output = portc(&["check", &file.to_string_lossy()]);
+    assert_eq!(code(&output), 1);
+    assert!(text(&output.stdout).contains("E0001"));
+    assert!(text(&output.stdout).len() < 100_000, "the snippet is cut, not printed whole");
+}
+
+#[test]
+fn ten_thousand_nested_parentheses_are_a_diagnostic() {
+    let dir = scratch("deep");
+    let file = dir.join("deep.ports");
+    let source = format!("flag x\nrole a\na -> a : ipip when {}x{}\n", "(".repeat(10_000), ")".repeat(10_000));
+    std::fs::write(&file, source).expect("write");
+    let output = portc(&["check", &file.to_string_lossy()]);
+    assert_eq!(code(&output), 1, "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("E0004"));
+    let bangs = dir.join("bangs.ports");
+    std::fs::write(&bangs, format!("flag x\nrole a\na -> a : ipip when {}x\n", "!".repeat(100_001))).expect("write");
+    let output = portc(&["check", &bangs.to_string_lossy()]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stdout));
+}

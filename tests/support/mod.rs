@@ -1,0 +1,24 @@
+//! Shared test helpers. The outside-tool convention lives here: a test that needs a tool
+//! (`nft`, a schema validator, an editor) calls `tool_available`, which skips loudly on a developer
+//! machine without it and fails when `PORTC_REQUIRE_TOOLS=1` (set by .ci/run) demands every tool.
+
+#![allow(dead_code)] // Each test crate uses a different subset of these helpers.
+
+/// Whether `tool` can run; prints a loud skip message when it cannot.
+/// Panics when it cannot and `PORTC_REQUIRE_TOOLS=1`, so CI never skips silently.
+pub fn tool_available(tool: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return true;
+    }
+    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("`{tool}` is required (PORTC_REQUIRE_TOOLS=1) but cannot run; .ci/run should install it");
+    }
+    eprintln!("\n*** SKIPPED: `{tool}` is not installed; install it (see .ci/run) to run this test ***\n");
+    false
+}
