@@ -91,6 +91,10 @@ impl SourceLoader for FsLoader {
             _ => LoadError::Other(e.to_string()),
         })
     }
+
+    fn identity(&self, path: &str) -> String {
+        std::fs::canonicalize(path).map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned())
+    }
 }
 
 /// A loader over in-memory files, for tests and tools that hold sources themselves.

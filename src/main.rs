@@ -199,6 +199,11 @@ impl Settings {
                 if !name_ok || !value_ok {
                     return Err(format!("{flag} takes NAME=VALUE with a plain name and value, got `{arg}`"));
                 }
+                if flag == "--param" && !value.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(format!(
+                        "--param takes NAME=PORT with a port number, got `{arg}`; flags and options take --set"
+                    ));
+                }
                 out.push(format!("{name}={value}"));
             }
         }

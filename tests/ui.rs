@@ -62,3 +62,31 @@ fn codes_are_unique() {
         assert!(seen.insert(code.as_str()), "{} is used twice", code.as_str());
     }
 }
+
+/// Every rendered example in docs/diagnostics.md is current output: each ```text block appears
+/// verbatim in a snapshot of the ui corpus.
+#[test]
+fn documented_outputs_match_the_snapshots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/diagnostics.md")).expect("docs/diagnostics.md exists");
+    let snapshots: Vec<String> = std::fs::read_dir(root.join("tests/snapshots"))
+        .expect("snapshots exist")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ui__ui@"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    let mut blocks = 0;
+    let mut rest = docs.as_str();
+    while let Some(start) = rest.find("```text\n") {
+        let after = &rest[start + "```text\n".len()..];
+        let end = after.find("```").expect("text block is closed");
+        let block = &after[..end];
+        assert!(
+            snapshots.iter().any(|s| s.contains(block)),
+            "docs/diagnostics.md shows output that no snapshot has:\n{block}"
+        );
+        blocks += 1;
+        rest = &after[end..];
+    }
+    assert!(blocks >= Code::ALL.len(), "every code shows its output");
+}

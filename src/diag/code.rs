@@ -41,6 +41,10 @@ pub enum Code {
     MisplacedHeader,
     /// An empty file, or one of only comments.
     EmptyFile,
+    /// `bind w = nodes { role: worker } in namespace "shop"` (nodes have no namespace).
+    NodeNamespace,
+    /// `bind api = pods { app: a, app: b }`.
+    DuplicateLabel,
 
     /// `etcd -> controlpane : tcp 2379` where `controlpane` is undeclared.
     UnknownRole,
@@ -110,6 +114,8 @@ impl Code {
         Code::MisplacedSelf,
         Code::MisplacedHeader,
         Code::EmptyFile,
+        Code::NodeNamespace,
+        Code::DuplicateLabel,
         Code::UnknownRole,
         Code::UnknownCondition,
         Code::UnknownService,
@@ -154,6 +160,8 @@ impl Code {
             Code::MisplacedSelf => "E0015",
             Code::MisplacedHeader => "E0016",
             Code::EmptyFile => "E0017",
+            Code::NodeNamespace => "E0018",
+            Code::DuplicateLabel => "E0019",
             Code::UnknownRole => "E0101",
             Code::UnknownCondition => "E0102",
             Code::UnknownService => "E0103",

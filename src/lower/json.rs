@@ -21,6 +21,7 @@ impl Lower for Json {
         let document = Document {
             format: FORMAT,
             module: program.modules.first().map_or("", |m| m.name.as_str()),
+            modules: modules(program),
             config: config(program),
             nodes: nodes(program, &names),
             flows: edges(program, &names, &graph.edges, &program.flows),
@@ -36,10 +37,19 @@ impl Lower for Json {
 struct Document<'a> {
     format: &'static str,
     module: &'a str,
+    modules: Vec<Module<'a>>,
     config: Config<'a>,
     nodes: Vec<Node<'a>>,
     flows: Vec<Flow<'a>>,
     never: Vec<Flow<'a>>,
+}
+
+#[derive(Serialize)]
+struct Module<'a> {
+    name: &'a str,
+    title: Option<&'a str>,
+    source: Option<&'a str>,
+    file: &'a str,
 }
 
 #[derive(Serialize)]
@@ -114,6 +124,16 @@ struct Origin<'a> {
     line: u32,
 }
 
+fn modules(program: &Program) -> Vec<Module<'_>> {
+    let mut modules: Vec<Module<'_>> = program
+        .modules
+        .iter()
+        .map(|m| Module { name: &m.name, title: m.title.as_deref(), source: m.source.as_deref(), file: &m.path })
+        .collect();
+    modules.sort_by(|a, b| (a.name, a.file).cmp(&(b.name, b.file)));
+    modules
+}
+
 fn config(program: &Program) -> Config<'_> {
     let c = &program.config;
     let mut flags: Vec<Setting<'_, bool>> = program
@@ -185,12 +205,14 @@ fn edges<'a>(
         .iter()
         .filter_map(|edge| {
             let flow = flows.get(edge.flow.index())?;
-            let notes = flow
+            let mut notes: Vec<Note<'_>> = flow
                 .notes
                 .iter()
                 .filter_map(|n| program.notes.get(n.index()))
                 .map(|n| Note { label: &n.label, text: &n.text })
                 .collect();
+            // Numeric labels in numeric order: by length, then text.
+            notes.sort_by(|a, b| (a.label.len(), a.label).cmp(&(b.label.len(), b.label)));
             Some(Flow {
                 from: names.get(edge.from.index())?,
                 to: names.get(edge.to.index())?,

@@ -35,7 +35,7 @@ pub fn load_all(
 ) -> Result<Vec<Loaded>, RootError> {
     let root = load_root(root, loader, map, diagnostics)?;
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    index.insert(key_of(&root), 0);
+    index.insert(key_of(&root, loader), 0);
     let mut modules = vec![root];
     let mut queue = VecDeque::from([0usize]);
     while let Some(current) = queue.pop_front() {
@@ -49,7 +49,7 @@ pub fn load_all(
             let Some(importer) = modules.get(current) else {
                 continue;
             };
-            let Some((key, request)) = locate(importer, &decl, diagnostics) else {
+            let Some((key, request)) = locate(importer, &decl, loader, diagnostics) else {
                 continue;
             };
             let target = match index.get(&key) {
@@ -80,10 +80,11 @@ enum Request {
     File(String),
 }
 
-fn key_of(module: &Loaded) -> String {
+/// What identifies a module: its stdlib path, or the loader's identity for its file.
+fn key_of(module: &Loaded, loader: &dyn SourceLoader) -> String {
     match &module.stdlib_path {
         Some(p) => format!("std:{p}"),
-        None => format!("file:{}", module.path),
+        None => format!("file:{}", loader.identity(&module.path)),
     }
 }
 
@@ -112,7 +113,12 @@ fn load_root(
     }
 }
 
-fn locate(importer: &Loaded, decl: &ast::UseDecl, diagnostics: &mut Vec<Diagnostic>) -> Option<(String, Request)> {
+fn locate(
+    importer: &Loaded,
+    decl: &ast::UseDecl,
+    loader: &dyn SourceLoader,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(String, Request)> {
     match &decl.target {
         UseTarget::Stdlib(path) => {
             let name = path.text();
@@ -153,7 +159,7 @@ fn locate(importer: &Loaded, decl: &ast::UseDecl, diagnostics: &mut Vec<Diagnost
                 }
                 None => {
                     let path = join(&importer.path, &text.value);
-                    Some((format!("file:{path}"), Request::File(path)))
+                    Some((format!("file:{}", loader.identity(&path)), Request::File(path)))
                 }
             }
         }

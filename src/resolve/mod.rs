@@ -16,6 +16,12 @@ use crate::hir::{self, Program};
 /// Reads source files for `use "./file.ports"` and for the root file.
 pub trait SourceLoader {
     fn read(&self, path: &str) -> Result<Vec<u8>, LoadError>;
+
+    /// A name that is the same for every spelling of one file (`./x.ports`, `a/../x.ports`,
+    /// an absolute path), so a module is loaded once however it is reached.
+    fn identity(&self, path: &str) -> String {
+        path.to_string()
+    }
 }
 
 /// Why a file could not be read.

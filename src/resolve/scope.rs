@@ -255,7 +255,10 @@ impl Resolver<'_> {
             };
             for u in loaded.uses.iter().filter(|u| !u.cyclic) {
                 for qualifier in qualifiers_of(&u.decl) {
-                    qualifiers.entry(qualifier).or_default().push(u.target);
+                    let targets = qualifiers.entry(qualifier).or_default();
+                    if !targets.contains(&u.target) {
+                        targets.push(u.target);
+                    }
                 }
                 if u.decl.alias.is_some() {
                     continue;

@@ -32,6 +32,11 @@ impl Builder {
         Builder { file, offset, diagnostics: Vec::new() }
     }
 
+    /// The span of a whole statement, without trailing white space and comments.
+    pub fn trimmed_span(&self, pair: &Pair<'_, Rule>) -> Span {
+        self.span(pair)
+    }
+
     /// The pair's span without trailing white space and comments, which pest includes
     /// when an optional or repeated tail matched nothing.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -265,16 +270,38 @@ impl Builder {
             "pods" => SelectorKind::Pods,
             _ => SelectorKind::Nodes,
         };
-        let (mut labels, mut namespace) = (Vec::new(), None);
+        let (mut labels, mut namespace): (Vec<(Text, Text)>, Option<Text>) = (Vec::new(), None);
         for part in p {
             match part.as_rule() {
                 Rule::label => {
                     let mut kv = part.into_inner();
                     let key = self.label_part(next(&mut kv, Rule::label_part));
                     let value = self.label_part(next(&mut kv, Rule::label_part));
+                    if let Some((first, _)) = labels.iter().find(|(k, _)| k.value == key.value) {
+                        let first = first.span;
+                        self.error(
+                            Code::DuplicateLabel,
+                            format!("label `{}` is given twice", key.value),
+                            key.span,
+                            "again",
+                        )
+                        .with_secondary_mut(first, "first given here")
+                        .help = Some("a selector matches one value per label; keep one".into());
+                        continue;
+                    }
                     labels.push((key, value));
                 }
-                _ => namespace = Some(self.label_part(only_child(part))),
+                _ => {
+                    let clause_span = self.span(&part);
+                    let value = self.label_part(only_child(part));
+                    if kind == SelectorKind::Nodes {
+                        self.error(Code::NodeNamespace, "nodes have no namespace", clause_span, "not for `nodes`")
+                            .help =
+                            Some("drop `in namespace ...`; only `pods { ... }` selectors live in a namespace".into());
+                    } else {
+                        namespace = Some(value);
+                    }
+                }
             }
         }
         Selector { kind, labels, namespace, span }

@@ -33,11 +33,21 @@ pub fn syntax(file: FileId, text: &str, offset: usize, error: &pest::error::Erro
         [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
     };
     let mut diagnostic = Diagnostic::new(Code::Syntax, message, Span::new(file, at, end), label);
-    if let Some(help) = help_for(&expected) {
+    if expected.contains(&"a name") && RESERVED.contains(&found.as_str()) {
+        diagnostic = diagnostic
+            .with_help(format!("`{found}` is a reserved word (a keyword or a protocol); choose another name"));
+    } else if let Some(help) = help_for(&expected) {
         diagnostic = diagnostic.with_help(help);
     }
     (diagnostic, at)
 }
+
+/// The words `keyword` in grammar/ports.pest reserves.
+const RESERVED: &[&str] = &[
+    "module", "source", "use", "as", "flag", "option", "param", "role", "external", "group", "service", "note",
+    "never", "set", "bind", "when", "local", "self", "true", "false", "tcp", "udp", "sctp", "icmpv6", "icmp", "ipip",
+    "gre", "esp", "ah", "vrrp",
+];
 
 const MODIFIER: &str = "a note reference `[n]`, `when`, `local` or a description";
 
@@ -69,6 +79,9 @@ fn unterminated_string(file: FileId, text: &str, at: usize) -> Option<Diagnostic
 /// Rewords an error at the start of a statement that follows another on the same line:
 /// almost always the earlier statement's tail, which the grammar did not accept.
 pub fn trailing(file: FileId, text: &str, start: usize, previous: Span) -> Diagnostic {
+    if let Some(unclosed) = unterminated_string(file, text, start) {
+        return unclosed;
+    }
     let found = found_token(text, start);
     let span = Span::new(file, start, start + found.len());
     Diagnostic::new(Code::Syntax, format!("unexpected `{found}` after the end of a statement"), span, "not part of the statement")
@@ -129,7 +142,6 @@ fn expects(rule: Rule) -> &'static str {
         | Rule::never_decl
         | Rule::set_stmt
         | Rule::bind_stmt => "a statement",
-        Rule::end_of_input | Rule::EOI => "end of file",
         Rule::use_alias => "`as`",
         Rule::flag_default | Rule::option_default | Rule::param_default => "`=` and a default",
         Rule::choices => "the choices, `a | b`",
@@ -170,5 +182,7 @@ fn expects(rule: Rule) -> &'static str {
         Rule::string | Rule::string_body => "a quoted string",
         Rule::WHITESPACE | Rule::COMMENT => "white space",
         Rule::name_char => "a letter, digit or `_`",
+        Rule::glued_keyword => "a keyword",
+        Rule::head_word => "a protocol",
     }
 }

@@ -70,43 +70,41 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let mut offset = 0;
     // The span of the last statement that parsed, to explain junk that follows it on its line.
     let mut previous: Option<Span> = None;
-    while offset < text.len() {
-        let rest = text.get(offset..).unwrap_or_default();
-        if PortsParser::parse(Rule::end_of_input, rest).is_ok() {
+    loop {
+        let start = offset + scan::leading_trivia(text.get(offset..).unwrap_or_default());
+        if start >= text.len() {
             break;
         }
+        let end = scan::statement_end(text, start);
         // A statement that nests too deeply is skipped whole, without running pest on it.
         if let Some(&&deep) = too_deep.peek() {
-            let start = offset + scan::leading_trivia(rest);
-            let next = scan::next_statement(text, start, start);
-            if deep < next {
+            if deep < end {
                 diagnostics.push(error::too_deep(file, deep));
-                while too_deep.next_if(|&&d| d < next).is_some() {}
-                offset = next;
+                while too_deep.next_if(|&&d| d < end).is_some() {}
+                offset = end;
                 continue;
             }
         }
-        match PortsParser::parse(Rule::statement, rest) {
+        let slice = text.get(start..end).unwrap_or_default();
+        match PortsParser::parse(Rule::statement, slice) {
             Ok(mut pairs) => {
                 let statement = pairs.next().expect("grammar: statement");
-                let end = statement.as_span().end();
-                let start = offset + scan::leading_trivia(rest);
-                previous = Some(Span::new(file, start, offset + end));
-                let mut builder = build::Builder::new(file, offset);
+                let mut builder = build::Builder::new(file, start);
+                let span = builder.trimmed_span(&statement);
                 if let Some(item) = builder.statement(statement) {
                     items.push(item);
                 }
                 diagnostics.append(&mut builder.diagnostics);
-                offset += end.max(1);
+                previous = Some(span);
+                offset = (span.end as usize).max(start + 1);
             }
             Err(e) => {
-                let (mut diagnostic, at) = error::syntax(file, text, offset, &e);
-                let start = offset + scan::leading_trivia(rest);
+                let (mut diagnostic, at) = error::syntax(file, text, start, &e);
                 if let Some(prev) = previous.filter(|p| scan::same_line(text, p.end as usize, start)) {
                     diagnostic = error::trailing(file, text, start, prev);
                 }
                 diagnostics.push(diagnostic);
-                offset = scan::next_statement(text, offset + scan::leading_trivia(rest), at);
+                offset = scan::next_statement(text, start, at);
             }
         }
     }

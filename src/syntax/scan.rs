@@ -40,6 +40,46 @@ pub fn too_deep(text: &str, limit: usize) -> Vec<usize> {
     found
 }
 
+/// An upper bound for the end of the statement that starts at `start`: the first later line,
+/// outside braces, strings and comments, that starts with a statement keyword or a flow's `a ->`.
+/// No statement continues on such a line, so pest can be handed just this slice; this keeps
+/// each parse (and pest's error reporting, which scans its whole input) proportional to the
+/// statement, not to the rest of the file.
+pub fn statement_end(text: &str, start: usize) -> usize {
+    let mut depth = 0i64;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut in_comment = false;
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\n' {
+            in_comment = false;
+            in_string = false;
+            let line_start = i + 1;
+            if depth <= 0
+                && starts_statement(text.get(line_start..).unwrap_or_default().split('\n').next().unwrap_or_default())
+            {
+                return line_start;
+            }
+        } else if in_comment {
+        } else if in_string {
+            in_string = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+        } else {
+            match b {
+                b'#' => in_comment = true,
+                b'"' => in_string = true,
+                b'{' => depth += 1,
+                b'}' => depth -= 1,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    text.len()
+}
+
 /// Whether no newline separates `a` from `b`.
 pub fn same_line(text: &str, a: usize, b: usize) -> bool {
     text.get(a.min(b)..a.max(b)).is_some_and(|between| !between.contains('\n'))
@@ -71,7 +111,7 @@ pub fn next_statement(text: &str, start: usize, from: usize) -> usize {
     let mut in_comment = false;
     let mut at_line_start = false;
     for (i, b) in text.bytes().enumerate().skip(start) {
-        if at_line_start && i > from && depth <= 0 {
+        if at_line_start && i > start && i >= from && depth <= 0 {
             let line = text.get(i..).unwrap_or_default();
             let line = line.split('\n').next().unwrap_or_default();
             let first_column_name = line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
@@ -127,6 +167,13 @@ mod tests {
         let text = "role a \"x\" oops\n  tcp 1\n  b | c -> d : tcp 1\n";
         assert_eq!(next_statement(text, 0, 0), text.find("  b |").unwrap_or(0));
         assert_eq!(next_statement(text, 0, text.len() - 1), text.len());
+    }
+
+    #[test]
+    fn an_error_at_a_line_start_resumes_on_that_line() {
+        let text = "a b\nrole c\n";
+        let at = text.find("role").unwrap_or(0);
+        assert_eq!(next_statement(text, 0, at), at);
     }
 
     #[test]
