@@ -1,0 +1,125 @@
+//! Every example and stdlib module through every target, snapshotted; and output that does not
+//! depend on the order of declarations.
+
+use portc::{FsLoader, MemoryLoader, Options, Root, Target};
+use proptest::prelude::*;
+
+/// Builds `root` for `target`, giving every param without a value a placeholder port, as a site would.
+fn build(root: &Root, loader: &dyn portc::SourceLoader, target: Target) -> String {
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(root, loader, "", &mut map).expect("root loads");
+    let settings = program
+        .params
+        .iter()
+        .zip(&program.config.params)
+        .filter(|(_, value)| value.is_none())
+        .map(|(param, _)| format!("{}=65000", param.name))
+        .collect();
+    let outcome = portc::compile(root, loader, &Options { target: Some(target), settings }).expect("root loads");
+    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+    assert!(!outcome.has_errors(), "{root:?} for {}:\n{rendered}", target.name());
+    outcome.output.expect("no errors, so there is output")
+}
+
+#[test]
+fn examples_for_every_target() {
+    insta::glob!("../examples", "*.ports", |path| {
+        let name =
+            std::path::Path::new("examples").join(path.file_name().expect("a file")).to_string_lossy().into_owned();
+        for &target in Target::ALL {
+            let output = build(&Root::File(name.clone()), &FsLoader, target);
+            insta::assert_snapshot!(
+                format!("{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), target.name()),
+                output
+            );
+        }
+    });
+}
+
+#[test]
+fn stdlib_modules_for_every_target() {
+    for module in portc::stdlib::modules() {
+        for &target in Target::ALL {
+            let output = build(&Root::Module(module.name.to_string()), &FsLoader, target);
+            insta::assert_snapshot!(format!("stdlib.{}.{}", module.name, target.name()), output);
+        }
+    }
+}
+
+#[test]
+fn stdlib_modules_are_named_after_their_paths() {
+    for module in portc::stdlib::modules() {
+        let (file, diagnostics) = portc::syntax::parse(portc::span::FileId(0), module.text);
+        assert!(diagnostics.is_empty(), "{} has diagnostics", module.name);
+        let declared = file.items.iter().find_map(|item| match item {
+            portc::ast::Item::Module(m) => Some(m.name.text()),
+            _ => None,
+        });
+        assert_eq!(declared.as_deref(), Some(module.name), "{} declares another name", module.relative);
+        let has_source = file.items.iter().any(|item| matches!(item, portc::ast::Item::Source(_)));
+        assert!(has_source, "{} has no `source` line", module.name);
+    }
+}
+
+/// The statements of a small program, each on its own line, in a fixed order.
+fn statements() -> Vec<String> {
+    [
+        "flag lb \"an external load balancer\" = false",
+        "flag extra",
+        "option cni = canal | calico = canal",
+        "param api = 6443",
+        "role etcd \"etcd\"",
+        "role cp \"control plane\"",
+        "role worker",
+        "external internet = 0.0.0.0/0, ::/0",
+        "group nodes = etcd | cp | worker",
+        "service etcd_client = tcp 2379 \"etcd clients\"",
+        "note 3 \"no lb\" when !lb",
+        "note 10 \"local\" local",
+        "nodes -> cp : tcp api [3]",
+        "cp -> etcd : etcd_client",
+        "etcd -> nodes { udp 8472 when cni == canal \n tcp 9099 [10, 3] }",
+        "nodes -> nodes : ipip when cni == calico",
+        "internet -> worker : tcp/udp 30000-32767, tcp 80 \"ingress\" when extra",
+        "nodes -> self : tcp 10254 [10]",
+        "never internet -> nodes : udp 8472",
+        "set cni = calico",
+        "bind etcd = 10.0.1.0/24",
+        "bind cp = 10.0.2.0/24, fd00::2",
+        "bind worker = nodes { role: worker }",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The json target's output for `statements`, with every `line` removed: lines move when
+/// statements move, and nothing else may.
+fn json_without_lines(statements: &[String]) -> serde_json::Value {
+    let mut loader = MemoryLoader::default();
+    loader.files.insert("site.ports".into(), statements.join("\n").into_bytes());
+    let output = build(&Root::File("site.ports".into()), &loader, Target::Json);
+    let mut value: serde_json::Value = serde_json::from_str(&output).expect("json");
+    strip_lines(&mut value);
+    value
+}
+
+fn strip_lines(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("line");
+            map.values_mut().for_each(strip_lines);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_lines),
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn declaration_order_does_not_change_output(shuffled in Just(statements()).prop_shuffle()) {
+        prop_assert_eq!(json_without_lines(&shuffled), json_without_lines(&statements()));
+    }
+}
