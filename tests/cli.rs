@@ -1,5 +1,7 @@
 //! The `portc` binary: exit codes, output files, and inputs too large or too deep for a naive parser.
 
+#![allow(clippy::disallowed_methods)] // Tests read and write their own files.
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

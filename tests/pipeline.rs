@@ -1,6 +1,8 @@
 //! Every example and stdlib module through every target, snapshotted; and output that does not
 //! depend on the order of declarations.
 
+#![allow(clippy::disallowed_methods)] // Tests read and write their own files.
+
 use portc::{FsLoader, MemoryLoader, Options, Root, Target};
 use proptest::prelude::*;
 

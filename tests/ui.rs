@@ -1,5 +1,7 @@
 //! Snapshot tests of diagnostics: every file in tests/ui/ is checked and its rendered diagnostics snapshotted.
 
+#![allow(clippy::disallowed_methods)] // Tests read and write their own files.
+
 use std::path::Path;
 
 use portc::FsLoader;
