@@ -34,7 +34,12 @@ pub struct Program {
     pub flows: Vec<Flow>,
     /// `never` invariants, in the same shape as flows.
     pub nevers: Vec<Flow>,
+    pub groups: Vec<Group>,
+    /// What the build uses: defaults, then `set`, then the command line.
     pub config: Config,
+    /// Only what `set` and the command line decided; the checks consider every configuration
+    /// that agrees with it, so a default never hides a problem.
+    pub explicit: Config,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +82,16 @@ pub struct Selector {
     /// Sorted by key.
     pub labels: Vec<(String, String)>,
     pub namespace: Option<String>,
+}
+
+/// A group, kept after expansion for the checks that look at groups themselves.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    /// Sorted, no duplicates.
+    pub members: Vec<NodeId>,
+    pub module: ModuleId,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -156,7 +171,7 @@ pub enum PortRef {
 }
 
 /// A condition over flags and options.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Cond {
     Const(bool),
     Flag(FlagId),

@@ -55,12 +55,14 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let (graph, mut found) = graph::build(program);
         diagnostics.append(&mut found);
-        let (checked, mut found) = check::check(graph);
-        diagnostics.append(&mut found);
-        if let (Some(target), false) = (options.target, diagnostics.iter().any(Diagnostic::is_error)) {
-            match lower::lowerer(target).lower(&checked) {
-                Ok(text) => output = Some(text),
-                Err(mut found) => diagnostics.append(&mut found),
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            let (checked, mut found) = check::check(graph);
+            diagnostics.append(&mut found);
+            if let (Some(target), false) = (options.target, diagnostics.iter().any(Diagnostic::is_error)) {
+                match lower::lowerer(target).lower(&checked) {
+                    Ok(text) => output = Some(text),
+                    Err(mut found) => diagnostics.append(&mut found),
+                }
             }
         }
     }

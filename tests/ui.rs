@@ -92,3 +92,16 @@ fn documented_outputs_match_the_snapshots() {
     }
     assert!(blocks >= Code::ALL.len(), "every code shows its output");
 }
+
+/// The `ok_*` cases are near misses and constructs that must stay free of diagnostics.
+#[test]
+fn ok_cases_are_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    for entry in std::fs::read_dir(&dir).expect("tests/ui exists").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("ok_") && name.ends_with(".ports") {
+            let rendered = portc::check_and_render_plain(&format!("tests/ui/{name}"), &FsLoader);
+            assert!(rendered.is_empty(), "tests/ui/{name} should be clean:\n{rendered}");
+        }
+    }
+}

@@ -1,8 +1,19 @@
-//! Checks of the flow graph. Every check reads the `FlowGraph` and reports diagnostics;
-//! targets accept only a `Checked` graph, so no target output skips this stage.
+//! Checks of the flow graph: `never` invariants, ports claimed twice, duplicate and shadowed
+//! flows, conditions that never or always hold, roles nothing reaches, unused notes.
+//! Targets accept only a `Checked` graph, so no output skips this stage.
+//!
+//! Checks consider every configuration that agrees with what the site decided explicitly
+//! (`set`, `--set`); defaults are only what a build uses. Hygiene warnings (dead or duplicate
+//! flows, unreachable roles, unused notes) are about the root module, the file the user is
+//! checking; composition problems (`never`, ports claimed twice) are about the whole program.
+
+mod hygiene;
+pub mod logic;
+mod overlap;
 
 use crate::diag::Diagnostic;
-use crate::graph::FlowGraph;
+use crate::graph::{Edge, FlowGraph};
+use crate::hir::{ModuleId, Program};
 
 /// A flow graph that went through every check.
 #[derive(Clone, Debug)]
@@ -16,7 +27,49 @@ impl Checked {
     }
 }
 
-/// Runs the checks. The graph itself passes through unchanged.
+/// The root module, whose own declarations the hygiene checks look at.
+pub const ROOT: ModuleId = ModuleId(0);
+
+/// Runs every check. The graph itself passes through unchanged.
 pub fn check(graph: FlowGraph) -> (Checked, Vec<Diagnostic>) {
-    (Checked { graph }, Vec::new())
+    let mut diagnostics = Vec::new();
+    let mut solver = logic::Solver::new(&graph.program);
+    overlap::never_violations(&graph, &mut solver, &mut diagnostics);
+    overlap::claims(&graph, &mut solver, &mut diagnostics);
+    overlap::duplicates(&graph, &mut solver, &mut diagnostics);
+    hygiene::conditions(&graph, &mut solver, &mut diagnostics);
+    hygiene::reachability(&graph, &mut solver, &mut diagnostics);
+    hygiene::declarations(&graph, &mut diagnostics);
+    (Checked { graph }, diagnostics)
+}
+
+/// `udp 8472`, `tcp 30000-32767`, `ipip`.
+fn ports_text(edge: &Edge) -> String {
+    match edge.ports {
+        Some((start, end)) if start == end => format!("{} {start}", edge.protocol),
+        Some((start, end)) => format!("{} {start}-{end}", edge.protocol),
+        None => edge.protocol.to_string(),
+    }
+}
+
+/// `udp 8472 from internet to etcd`.
+fn edge_text(program: &Program, names: &[String], edge: &Edge) -> String {
+    let name = |id: crate::hir::NodeId| names.get(id.index()).map_or("?", String::as_str);
+    let _ = program;
+    format!("{} from {} to {}", ports_text(edge), name(edge.from), name(edge.to))
+}
+
+/// "under any configuration" or "when cni = canal, external_lb = false".
+fn when_text(program: &Program, witness: &logic::Assignment) -> String {
+    let shown = witness.display(program);
+    if shown.is_empty() { "in every configuration".to_string() } else { format!("when {shown}") }
+}
+
+/// Whether two inclusive ranges (or two portless edges) overlap.
+fn overlaps(a: Option<(u16, u16)>, b: Option<(u16, u16)>) -> bool {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
+        (None, None) => true,
+        _ => false,
+    }
 }

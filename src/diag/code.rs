@@ -4,6 +4,7 @@ use super::Severity;
 
 /// Never renumber; never reuse a retired code.
 /// 00xx syntax, 01xx names and modules, 02xx checks and build configuration, 03xx targets.
+/// The letter is the severity: `E` error, `W` warning, `N` note.
 /// Each variant's doc is a minimal input that triggers it; `docs/diagnostics.md` lists them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
@@ -93,6 +94,24 @@ pub enum Code {
 
     /// `a -> b : tcp hosted_port` where `param hosted_port` has no default and no `--param`.
     ParamUnset,
+    /// `internet -> nodes : udp 8472` while `never internet -> nodes : udp 8472` holds.
+    NeverViolated,
+    /// `a -> b : udp 8472 "Canal VXLAN"` and `a -> b : udp 8472 "Cilium VXLAN"` under one configuration.
+    PortClaimedTwice,
+    /// `a -> b : tcp 80` written twice.
+    DuplicateFlow,
+    /// `a -> b : tcp 80 when x` next to `a -> b : tcp 1-1024`.
+    ShadowedFlow,
+    /// `a -> b : tcp 80 when x && !x`.
+    DeadFlow,
+    /// `role r` with `a -> r` flows only under conditions that never hold.
+    UnreachableRole,
+    /// `role r` that no flow mentions.
+    IsolatedRole,
+    /// `note 6 "..."` that no flow references.
+    UnusedNote,
+    /// `a -> b : tcp 1 when x || !x` (the condition can be dropped).
+    AlwaysTrue,
 }
 
 impl Code {
@@ -139,6 +158,15 @@ impl Code {
         Code::UnknownSetting,
         Code::BadBindTarget,
         Code::ParamUnset,
+        Code::NeverViolated,
+        Code::PortClaimedTwice,
+        Code::DuplicateFlow,
+        Code::ShadowedFlow,
+        Code::DeadFlow,
+        Code::UnreachableRole,
+        Code::IsolatedRole,
+        Code::UnusedNote,
+        Code::AlwaysTrue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +213,15 @@ impl Code {
             Code::UnknownSetting => "E0121",
             Code::BadBindTarget => "E0122",
             Code::ParamUnset => "E0201",
+            Code::NeverViolated => "E0202",
+            Code::PortClaimedTwice => "W0201",
+            Code::DuplicateFlow => "W0202",
+            Code::ShadowedFlow => "W0203",
+            Code::DeadFlow => "W0204",
+            Code::UnreachableRole => "W0205",
+            Code::IsolatedRole => "W0206",
+            Code::UnusedNote => "W0207",
+            Code::AlwaysTrue => "N0201",
         }
     }
 

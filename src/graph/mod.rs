@@ -1,21 +1,25 @@
-//! The flow graph: every flow expanded to concrete (from, to, protocol, port range) edges,
-//! with the build's configuration applied.
+//! The flow graph: roles and externals as nodes, every flow expanded to concrete
+//! (from, to, protocol, port range) edges, each with its condition in two views: what the
+//! site explicitly decided (for the checks) and what the build uses (for the targets).
 
 use std::collections::BTreeMap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diag::{Code, Diagnostic};
 use crate::hir::{Cond, FlowId, NodeId, ParamId, PortRef, Program, Target};
 use crate::protocol::Protocol;
 use crate::span::Span;
 
-/// The program and its edges. Flows and `never` invariants whose condition the configuration
-/// decides to be false have no edges.
+/// The program and its edges, for every flow and every configuration.
 #[derive(Clone, Debug)]
 pub struct FlowGraph {
     pub program: Program,
     pub edges: Vec<Edge>,
     /// Edges of the `never` invariants; `flow` indexes `program.nevers`.
     pub nevers: Vec<Edge>,
+    /// Node `i` is `NodeId(i)`; the weight of an edge indexes `edges`.
+    pub graph: DiGraph<NodeId, usize>,
 }
 
 /// One concrete permission: traffic from `from` to `to` on one protocol and port range.
@@ -32,8 +36,19 @@ pub struct Edge {
     pub ports: Option<(u16, u16)>,
     /// The flow's `when` and its notes' conditions.
     pub condition: Cond,
-    /// What remains of `condition` under the build's configuration; never `Const(false)`.
+    /// What remains of `condition` once the explicit settings (`set`, `--set`) are applied:
+    /// the configurations a check must consider.
+    pub open: Cond,
+    /// What remains of `condition` under the build's configuration (defaults included);
+    /// `Const(false)` when the build leaves the flow out.
     pub residual: Cond,
+}
+
+impl Edge {
+    /// Whether the build includes this edge.
+    pub fn built(&self) -> bool {
+        self.residual != Cond::Const(false)
+    }
 }
 
 /// Expands every flow, reporting params that a flow needs but nothing sets.
@@ -42,7 +57,14 @@ pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     let edges = expand(&program, &program.flows, &mut unset);
     let nevers = expand(&program, &program.nevers, &mut unset);
     let diagnostics = unset.into_iter().map(|(param, uses)| unset_param(&program, param, &uses)).collect();
-    (FlowGraph { program, edges, nevers }, diagnostics)
+    let mut graph = DiGraph::with_capacity(program.nodes.len(), edges.len());
+    for index in 0..program.nodes.len() {
+        graph.add_node(NodeId(crate::hir::next_id(index)));
+    }
+    for (index, edge) in edges.iter().enumerate() {
+        graph.add_edge(NodeIndex::new(edge.from.index()), NodeIndex::new(edge.to.index()), index);
+    }
+    (FlowGraph { program, edges, nevers, graph }, diagnostics)
 }
 
 fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<ParamId, Vec<Span>>) -> Vec<Edge> {
@@ -55,10 +77,11 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
             local |= note.local;
         }
         let condition = Cond::and(terms);
+        let open = condition.simplify(&program.explicit);
         let residual = condition.simplify(&program.config);
-        if residual == Cond::Const(false) {
-            continue;
-        }
+        // A param matters only to a flow the build includes.
+        let mut ignored = BTreeMap::new();
+        let unset = if residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
         let ports = concrete_ports(program, &flow.ports, flow.span, unset);
         let pairs: Vec<(NodeId, NodeId)> = match &flow.to {
             Target::Local => flow.from.iter().map(|&n| (n, n)).collect(),
@@ -78,6 +101,7 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
                         protocol,
                         ports: range,
                         condition: condition.clone(),
+                        open: open.clone(),
                         residual: residual.clone(),
                     });
                 }

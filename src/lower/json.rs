@@ -203,6 +203,7 @@ fn edges<'a>(
 ) -> Vec<Flow<'a>> {
     let mut out: Vec<Flow<'a>> = edges
         .iter()
+        .filter(|edge| edge.built())
         .filter_map(|edge| {
             let flow = flows.get(edge.flow.index())?;
             let mut notes: Vec<Note<'_>> = flow

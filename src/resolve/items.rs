@@ -18,6 +18,17 @@ impl Resolver<'_> {
     pub(super) fn resolve_items(&mut self, overrides: &[ast::SetStmt]) {
         self.resolve_notes();
         let members = self.expand_groups();
+        self.program.groups = self
+            .groups
+            .iter()
+            .zip(&members)
+            .map(|(g, members)| hir::Group {
+                name: g.decl.name.name.clone(),
+                members: members.clone(),
+                module: hir::ModuleId(next_id(g.module)),
+                span: g.decl.name.span,
+            })
+            .collect();
         for module in 0..self.modules.len() {
             let Some(loaded) = self.modules.get(module) else {
                 continue;
@@ -388,6 +399,11 @@ impl Resolver<'_> {
         config.flags = self.program.flags.iter().map(|f| f.default).collect();
         config.options = self.program.options.iter().map(|o| o.default).collect();
         config.params = self.program.params.iter().map(|p| p.default).collect();
+        self.program.explicit = hir::Config {
+            flags: vec![None; self.program.flags.len()],
+            options: vec![None; self.program.options.len()],
+            params: vec![None; self.program.params.len()],
+        };
         let mut seen: std::collections::BTreeMap<(Def, bool), Span> = std::collections::BTreeMap::new();
         let mut sets: Vec<(usize, ast::SetStmt, Origin)> = Vec::new();
         for (module, loaded) in self.modules.iter().enumerate() {
@@ -424,21 +440,27 @@ impl Resolver<'_> {
     fn set(&mut self, def: Def, set: &ast::SetStmt) {
         match (def, &set.value) {
             (Def::Flag(flag), ast::SetValue::Bool(b)) => {
-                if let Some(slot) = self.program.config.flags.get_mut(flag.index()) {
-                    *slot = Some(b.value);
+                for config in [&mut self.program.config, &mut self.program.explicit] {
+                    if let Some(slot) = config.flags.get_mut(flag.index()) {
+                        *slot = Some(b.value);
+                    }
                 }
             }
             (Def::Option(option), ast::SetValue::Name(p)) if p.segments.len() == 1 => {
                 let Some(choice) = self.choice(option, &p.text(), p.span) else {
                     return;
                 };
-                if let Some(slot) = self.program.config.options.get_mut(option.index()) {
-                    *slot = Some(choice);
+                for config in [&mut self.program.config, &mut self.program.explicit] {
+                    if let Some(slot) = config.options.get_mut(option.index()) {
+                        *slot = Some(choice);
+                    }
                 }
             }
             (Def::Param(param), ast::SetValue::Port(p)) => {
-                if let Some(slot) = self.program.config.params.get_mut(param.index()) {
-                    *slot = Some(p.value);
+                for config in [&mut self.program.config, &mut self.program.explicit] {
+                    if let Some(slot) = config.params.get_mut(param.index()) {
+                        *slot = Some(p.value);
+                    }
                 }
             }
             (def, value) => {
