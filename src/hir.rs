@@ -195,21 +195,37 @@ impl Program {
     /// A name for every node that is unique in the program: the plain name, or `module.name`
     /// where two modules declare the same name.
     pub fn node_names(&self) -> Vec<String> {
+        self.unique_names(self.nodes.iter().map(|n| (n.name.as_str(), n.module)))
+    }
+
+    /// Unique names for the flags, as `node_names` does for nodes.
+    pub fn flag_names(&self) -> Vec<String> {
+        self.unique_names(self.flags.iter().map(|f| (f.name.as_str(), f.module)))
+    }
+
+    /// Unique names for the options, as `node_names` does for nodes.
+    pub fn option_names(&self) -> Vec<String> {
+        self.unique_names(self.options.iter().map(|o| (o.name.as_str(), o.module)))
+    }
+
+    fn unique_names<'a>(&self, items: impl Iterator<Item = (&'a str, ModuleId)> + Clone) -> Vec<String> {
         let mut count: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for node in &self.nodes {
-            *count.entry(node.name.as_str()).or_default() += 1;
+        for (name, _) in items.clone() {
+            *count.entry(name).or_default() += 1;
         }
-        self.nodes
-            .iter()
-            .map(|node| match count.get(node.name.as_str()) {
-                Some(1) => node.name.clone(),
-                _ => {
-                    let module = self.modules.get(node.module.index()).map_or("", |m| m.name.as_str());
-                    format!("{module}.{}", node.name)
-                }
+        items
+            .map(|(name, module)| match count.get(name) {
+                Some(1) => name.to_string(),
+                _ => format!("{}.{name}", self.modules.get(module.index()).map_or("", |m| m.name.as_str())),
             })
             .collect()
     }
+}
+
+/// The unique display names of flags and options, computed once per display.
+struct Names {
+    flags: Vec<String>,
+    options: Vec<String>,
 }
 
 impl Cond {
@@ -275,36 +291,34 @@ impl Cond {
 
     /// The condition in the language's own syntax, `!external_lb && cni == canal`.
     pub fn display(&self, program: &Program) -> String {
+        let names = Names { flags: program.flag_names(), options: program.option_names() };
         let mut out = String::new();
-        self.write(program, &mut out, 0);
+        self.write(program, &names, &mut out, 0);
         out
     }
 
     /// `level` is the binding strength of the surrounding operator: 0 none, 1 `||`, 2 `&&`.
-    fn write(&self, program: &Program, out: &mut String, level: u8) {
+    fn write(&self, program: &Program, names: &Names, out: &mut String, level: u8) {
+        let flag = |f: &FlagId| names.flags.get(f.index()).map_or("?", String::as_str);
+        let option = |o: &OptionId| names.options.get(o.index()).map_or("?", String::as_str);
+        let choice = |o: &OptionId, c: &u32| {
+            program.options.get(o.index()).and_then(|o| o.choices.get(*c as usize)).map_or("?", String::as_str)
+        };
         match self {
             Cond::Const(b) => out.push_str(if *b { "true" } else { "false" }),
-            Cond::Flag(f) => out.push_str(program.flags.get(f.index()).map_or("?", |f| f.name.as_str())),
+            Cond::Flag(f) => out.push_str(flag(f)),
             Cond::Choice(o, c) => {
-                let option = program.options.get(o.index());
-                out.push_str(option.map_or("?", |o| o.name.as_str()));
-                out.push_str(" == ");
-                out.push_str(option.and_then(|o| o.choices.get(*c as usize)).map_or("?", |c| c.as_str()));
+                out.push_str(&format!("{} == {}", option(o), choice(o, c)));
             }
             Cond::Not(inner) => match inner.as_ref() {
-                Cond::Choice(o, c) => {
-                    let option = program.options.get(o.index());
-                    out.push_str(option.map_or("?", |o| o.name.as_str()));
-                    out.push_str(" != ");
-                    out.push_str(option.and_then(|o| o.choices.get(*c as usize)).map_or("?", |c| c.as_str()));
-                }
+                Cond::Choice(o, c) => out.push_str(&format!("{} != {}", option(o), choice(o, c))),
                 Cond::Flag(_) | Cond::Const(_) => {
                     out.push('!');
-                    inner.write(program, out, 3);
+                    inner.write(program, names, out, 3);
                 }
                 _ => {
                     out.push_str("!(");
-                    inner.write(program, out, 0);
+                    inner.write(program, names, out, 0);
                     out.push(')');
                 }
             },
@@ -318,7 +332,7 @@ impl Cond {
                     if i > 0 {
                         out.push_str(op);
                     }
-                    term.write(program, out, own);
+                    term.write(program, names, out, own);
                 }
                 if wrap {
                     out.push(')');

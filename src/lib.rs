@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod explain;
 pub mod graph;
 pub mod hir;
 pub mod lower;
@@ -48,26 +49,41 @@ impl Outcome {
 /// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
 /// is not reported again by every stage after it; output is produced only when nothing is an error.
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
+    if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
+        match lower::lowerer(target).lower(&checked) {
+            Ok(text) => outcome.output = Some(text),
+            Err(mut found) => {
+                outcome.diagnostics.append(&mut found);
+                diag::sort(&mut outcome.diagnostics);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Compiles and checks `root` and returns the checked program for queries such as `explain`;
+/// `None` in the outcome's place when a stage reported an error.
+pub fn check_program(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    settings: &[String],
+) -> Result<(Outcome, Option<check::Checked>), RootError> {
     let mut sources = SourceMap::default();
-    let overrides: String = options.settings.iter().map(|s| setting_statement(s)).collect();
+    let overrides: String = settings.iter().map(|s| setting_statement(s)).collect();
     let (program, mut diagnostics) = resolve::resolve(root, loader, &overrides, &mut sources)?;
-    let mut output = None;
+    let mut checked = None;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let (graph, mut found) = graph::build(program);
         diagnostics.append(&mut found);
         if !diagnostics.iter().any(Diagnostic::is_error) {
-            let (checked, mut found) = check::check(graph);
+            let (result, mut found) = check::check(graph);
             diagnostics.append(&mut found);
-            if let (Some(target), false) = (options.target, diagnostics.iter().any(Diagnostic::is_error)) {
-                match lower::lowerer(target).lower(&checked) {
-                    Ok(text) => output = Some(text),
-                    Err(mut found) => diagnostics.append(&mut found),
-                }
-            }
+            checked = Some(result);
         }
     }
     diag::sort(&mut diagnostics);
-    Ok(Outcome { sources, diagnostics, output })
+    Ok((Outcome { sources, diagnostics, output: None }, checked))
 }
 
 /// `name=value` as a `set` statement of the command-line pseudo-file.

@@ -54,6 +54,21 @@ enum Command {
         #[command(flatten)]
         report: Report,
     },
+    /// Explain why traffic from one role to another is or is not allowed.
+    Explain {
+        /// A .ports file, or the dotted name of a stdlib module.
+        input: String,
+        /// The sending role, external or group.
+        from: String,
+        /// The receiving role, external or group.
+        to: String,
+        /// A protocol and port, `tcp/443`, or a protocol alone, `ipip`.
+        query: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        report: Report,
+    },
     /// Browse the standard library.
     Stdlib {
         #[command(subcommand)]
@@ -104,13 +119,17 @@ enum Color {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum TargetArg {
+    /// The checked flow graph as data (docs/json-format.md).
     Json,
+    /// The flow graph as Graphviz DOT.
+    Dot,
 }
 
 impl From<TargetArg> for Target {
     fn from(t: TargetArg) -> Target {
         match t {
             TargetArg::Json => Target::Json,
+            TargetArg::Dot => Target::Dot,
         }
     }
 }
@@ -144,11 +163,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Build { input, target, output, deny_warnings, settings, report } => {
             let options = Options { target: Some(target.into()), settings: settings.collect()? };
-            let root = if input.ends_with(".ports") || input.contains('/') || Path::new(&input).is_file() {
-                Root::File(input)
-            } else {
-                Root::Module(input)
-            };
+            let root = root_of(input);
             let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
             print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
             let code = exit_code(&outcome, deny_warnings);
@@ -158,6 +173,31 @@ fn run(cli: Cli) -> Result<u8, String> {
                 _ => {}
             }
             Ok(code)
+        }
+        Command::Explain { input, from, to, query, settings, report } => {
+            let (outcome, checked) =
+                portc::check_program(&root_of(input), &FsLoader, &settings.collect()?).map_err(|e| e.0)?;
+            let Some(checked) = checked else {
+                print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
+                return Ok(EXIT_ERRORS);
+            };
+            let program = &checked.graph().program;
+            let (protocol, port) = parse_query(query.as_deref())?;
+            let request = portc::explain::Query {
+                from: nodes_named(program, &from)?,
+                to: nodes_named(program, &to)?,
+                protocol,
+                port,
+            };
+            let explanation = portc::explain::explain(&checked, &request);
+            let asked = format!("{} from {from} to {to}", query.as_deref().unwrap_or("traffic"));
+            match report.format {
+                Format::Human => print!("{}", explanation.human(&asked)),
+                Format::Json => {
+                    println!("{}", serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?)
+                }
+            }
+            Ok(0)
         }
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();
@@ -181,6 +221,47 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
         },
     }
+}
+
+/// A file path, or else the name of a stdlib module.
+fn root_of(input: String) -> Root {
+    if input.ends_with(".ports") || input.contains('/') || Path::new(&input).is_file() {
+        Root::File(input)
+    } else {
+        Root::Module(input)
+    }
+}
+
+/// `tcp/443` -> (tcp, 443); `ipip` -> (ipip, none); nothing -> (none, none).
+fn parse_query(query: Option<&str>) -> Result<(Option<portc::protocol::Protocol>, Option<u16>), String> {
+    let Some(query) = query else { return Ok((None, None)) };
+    let (name, port) = match query.split_once('/') {
+        Some((name, port)) => (name, Some(port)),
+        None => (query, None),
+    };
+    let protocol = portc::protocol::Protocol::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not a protocol; write PROTO/PORT, `tcp/443`"))?;
+    let port = match port {
+        Some(p) => {
+            Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{p}` is not a port (1-65535)"))?)
+        }
+        None => None,
+    };
+    Ok((Some(protocol), port))
+}
+
+/// The nodes a name stands for: a role or external, or the members of a group.
+fn nodes_named(program: &portc::hir::Program, name: &str) -> Result<Vec<portc::hir::NodeId>, String> {
+    let names = program.node_names();
+    if let Some(index) = names.iter().position(|n| n == name) {
+        return Ok(vec![portc::hir::NodeId(u32::try_from(index).map_err(|e| e.to_string())?)]);
+    }
+    if let Some(group) = program.groups.iter().find(|g| g.name == name) {
+        return Ok(group.members.clone());
+    }
+    let candidates = names.iter().map(String::as_str).chain(program.groups.iter().map(|g| g.name.as_str()));
+    let hint = portc::diag::suggest(name, candidates).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+    Err(format!("no role, external or group named `{name}`{hint}"))
 }
 
 impl Settings {

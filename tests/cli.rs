@@ -195,3 +195,32 @@ fn ten_thousand_nested_parentheses_are_a_diagnostic() {
     let output = portc(&["check", &bangs.to_string_lossy()]);
     assert_eq!(code(&output), 0, "{}", text(&output.stdout));
 }
+
+#[test]
+fn explain_gives_a_verdict_with_reasons() {
+    let site = "examples/rancher-custom-site.ports";
+    let allowed = portc(&["explain", site, "workload_clients", "worker", "tcp/80"]);
+    assert_eq!(code(&allowed), 0, "{}", text(&allowed.stderr));
+    let out = text(&allowed.stdout);
+    assert!(out.starts_with("tcp/80 from workload_clients to worker: allowed"), "{out}");
+    assert!(out.contains("rancher.downstream.custom:"), "names the origin: {out}");
+
+    // The site has an external load balancer, so note 3 leaves the agent's direct flow out.
+    let left_out = portc(&["explain", site, "etcd", "rancher", "tcp/443"]);
+    let out = text(&left_out.stdout);
+    assert!(out.contains("denied") && out.contains("left out") && out.contains("external_lb = true"), "{out}");
+    // With the setting flipped on the command line, the same flow allows it.
+    let flipped = portc(&["explain", site, "etcd", "rancher", "tcp/443", "--set", "external_lb=false"]);
+    assert!(text(&flipped.stdout).contains(": allowed"), "{}", text(&flipped.stdout));
+
+    let forbidden = portc(&["explain", site, "internet", "worker", "udp/8472", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_slice(&forbidden.stdout).expect("JSON");
+    assert_eq!(document["verdict"], "denied");
+    assert!(document["never"].as_array().is_some_and(|n| !n.is_empty()), "names the invariant");
+    assert!(document["nearest"].as_array().is_some_and(|n| !n.is_empty()), "offers the nearest flows");
+
+    let unknown = portc(&["explain", site, "etcd", "rancher_server"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(text(&unknown.stderr).contains("did you mean `rancher`"), "{}", text(&unknown.stderr));
+    assert_eq!(code(&portc(&["explain", site, "etcd", "rancher", "tcp/0"])), 2);
+}

@@ -154,14 +154,15 @@ pub fn variables(cond: &Cond) -> (BTreeSet<FlagId>, BTreeSet<OptionId>) {
 impl Assignment {
     /// `external_lb = false, cni = canal`, in name order; empty for the empty assignment.
     pub fn display(&self, program: &Program) -> String {
+        let (flag_names, option_names) = (program.flag_names(), program.option_names());
         let mut parts: Vec<String> = Vec::new();
         for (flag, value) in &self.flags {
-            let name = program.flags.get(flag.index()).map_or("?", |f| f.name.as_str());
+            let name = flag_names.get(flag.index()).map_or("?", String::as_str);
             parts.push(format!("{name} = {value}"));
         }
         for (option, choice) in &self.options {
             let def = program.options.get(option.index());
-            let name = def.map_or("?", |o| o.name.as_str());
+            let name = option_names.get(option.index()).map_or("?", String::as_str);
             let value = def.and_then(|o| o.choices.get(*choice as usize)).map_or("?", |c| c.as_str());
             parts.push(format!("{name} = {value}"));
         }

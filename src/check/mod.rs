@@ -59,10 +59,28 @@ fn edge_text(program: &Program, names: &[String], edge: &Edge) -> String {
     format!("{} from {} to {}", ports_text(edge), name(edge.from), name(edge.to))
 }
 
-/// "under any configuration" or "when cni = canal, external_lb = false".
-fn when_text(program: &Program, witness: &logic::Assignment) -> String {
-    let shown = witness.display(program);
-    if shown.is_empty() { "in every configuration".to_string() } else { format!("when {shown}") }
+/// "when cni = canal, external_lb = false" for the open part of a configuration, followed by
+/// what the file's settings fixed of the variables `original` mentions; "in every configuration"
+/// when the conditions mention nothing.
+fn when_text(program: &Program, witness: &logic::Assignment, original: &crate::hir::Cond) -> String {
+    let (flags, options) = logic::variables(original);
+    let mut fixed = logic::Assignment::default();
+    for flag in flags {
+        if let Some(Some(value)) = program.explicit.flags.get(flag.index()) {
+            fixed.flags.insert(flag, *value);
+        }
+    }
+    for option in options {
+        if let Some(Some(value)) = program.explicit.options.get(option.index()) {
+            fixed.options.insert(option, *value);
+        }
+    }
+    match (witness.display(program), fixed.display(program)) {
+        (open, set) if open.is_empty() && set.is_empty() => "in every configuration".to_string(),
+        (open, set) if open.is_empty() => format!("with this file's settings ({set})"),
+        (open, set) if set.is_empty() => format!("when {open}"),
+        (open, set) => format!("when {open}, with this file's settings ({set})"),
+    }
 }
 
 /// Whether two inclusive ranges (or two portless edges) overlap.

@@ -56,7 +56,8 @@ pub fn never_violations(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Ve
             let both = Cond::and(vec![edge.open.clone(), never.open.clone()]);
             let Some(witness) = solver.witness(&both) else { continue };
             reported.insert(key);
-            out.push(never_diagnostic(program, &names, edge, never, &when_text(program, &witness)));
+            let original = Cond::and(vec![edge.condition.clone(), never.condition.clone()]);
+            out.push(never_diagnostic(program, &names, edge, never, &when_text(program, &witness, &original)));
         }
     }
 }
@@ -85,25 +86,13 @@ fn default_span() -> crate::span::Span {
     crate::span::Span::new(crate::span::FileId(0), 0, 0)
 }
 
-/// What two flows say the same port is for, when they say it differently enough to be two
-/// different things. Within one module only service names count, since one author describes one
-/// service in many words; across modules (two documents composed) descriptions count too.
+/// The services two flows name for the same port, when they differ. Only a service is a claim:
+/// a flow with a description only opens a port without saying who listens on it (a site that
+/// lets more sources reach the NodePort range claims nothing new).
 fn claims_differ(program: &Program, a: &Edge, b: &Edge) -> Option<(String, String)> {
     let (fa, fb) = (program.flows.get(a.flow.index())?, program.flows.get(b.flow.index())?);
-    if fa.module == fb.module {
-        let (sa, sb) = (fa.service.clone()?, fb.service.clone()?);
-        return (sa != sb).then_some((sa, sb));
-    }
-    let label = |f: &crate::hir::Flow| f.service.clone().or_else(|| f.description.clone());
-    let (la, lb) = (label(fa)?, label(fb)?);
-    (normalise(&la) != normalise(&lb)).then_some((la, lb))
-}
-
-/// Lower case words, so punctuation and case do not make two descriptions differ.
-fn normalise(text: &str) -> String {
-    let words: Vec<String> =
-        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-    words.join(" ")
+    let (sa, sb) = (fa.service.clone()?, fb.service.clone()?);
+    (sa != sb).then_some((sa, sb))
 }
 
 /// Roles bound to overlapping addresses are the same hosts; externals stay themselves.
@@ -165,11 +154,7 @@ pub fn claims(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnost
     let mut merged: BTreeMap<ClaimKey, (Edge, Vec<Cond>)> = BTreeMap::new();
     for edge in graph.edges.iter().filter(|e| e.ports.is_some()) {
         let Some(flow) = program.flows.get(edge.flow.index()) else { continue };
-        let label = match (&flow.service, &flow.description) {
-            (Some(service), _) => format!("service:{service}"),
-            (None, Some(description)) => format!("text:{}", normalise(description)),
-            (None, None) => continue,
-        };
+        let Some(label) = flow.service.clone() else { continue };
         let key = (host_of(edge.to), edge.protocol, edge.ports, flow.module.index(), label);
         let entry = merged.entry(key).or_insert_with(|| (edge.clone(), Vec::new()));
         if !entry.1.contains(&edge.open) {
@@ -202,7 +187,9 @@ pub fn claims(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnost
                 let both = Cond::and(vec![first.open.clone(), second.open.clone()]);
                 let Some(witness) = solver.witness(&both) else { continue };
                 reported.insert(key);
-                out.push(claim_diagnostic(program, &names, first, second, &a, &b, &when_text(program, &witness)));
+                let original = Cond::and(vec![first.condition.clone(), second.condition.clone()]);
+                let when = when_text(program, &witness, &original);
+                out.push(claim_diagnostic(program, &names, first, second, &a, &b, &when));
             }
             active.push(index);
         }

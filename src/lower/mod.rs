@@ -1,5 +1,6 @@
 //! Targets: one file per output format, each turning a `Checked` graph into text.
 
+mod dot;
 mod json;
 
 use crate::check::Checked;
@@ -9,14 +10,16 @@ use crate::diag::Diagnostic;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Json,
+    Dot,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Json];
+    pub const ALL: &'static [Target] = &[Target::Json, Target::Dot];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Json => "json",
+            Target::Dot => "dot",
         }
     }
 }
@@ -29,5 +32,6 @@ pub trait Lower {
 pub fn lowerer(target: Target) -> Box<dyn Lower> {
     match target {
         Target::Json => Box::new(json::Json),
+        Target::Dot => Box::new(dot::Dot),
     }
 }
