@@ -123,6 +123,8 @@ enum TargetArg {
     Json,
     /// The flow graph as Graphviz DOT.
     Dot,
+    /// Vendor-style tables: the From/To matrix, rules per role, notes.
+    Markdown,
 }
 
 impl From<TargetArg> for Target {
@@ -130,6 +132,7 @@ impl From<TargetArg> for Target {
         match t {
             TargetArg::Json => Target::Json,
             TargetArg::Dot => Target::Dot,
+            TargetArg::Markdown => Target::Markdown,
         }
     }
 }
@@ -202,8 +205,11 @@ fn run(cli: Cli) -> Result<u8, String> {
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();
             for module in portc::stdlib::modules() {
-                let title = portc::stdlib::title(module).unwrap_or_default();
-                out.push_str(&format!("{:<36} {title}\n", module.name));
+                let (title, source) = portc::stdlib::headers(module);
+                out.push_str(&format!("{:<36} {}\n", module.name, title.unwrap_or_default()));
+                if let Some(source) = source {
+                    out.push_str(&format!("{:<36}   source: {source}\n", ""));
+                }
             }
             print!("{out}");
             Ok(0)

@@ -31,11 +31,17 @@ impl StdModule {
     }
 }
 
-/// The module's title, from its `module name "title"` header.
-pub fn title(module: StdModule) -> Option<String> {
+/// The module's title and source, from its `module name "title"` and `source "..."` headers.
+pub fn headers(module: StdModule) -> (Option<String>, Option<String>) {
     let (file, _) = crate::syntax::parse(crate::span::FileId(0), module.text);
-    file.items.into_iter().find_map(|item| match item {
-        crate::ast::Item::Module(m) => m.description.map(|d| d.value),
-        _ => None,
-    })
+    let mut title = None;
+    let mut source = None;
+    for item in file.items {
+        match item {
+            crate::ast::Item::Module(m) => title = m.description.map(|d| d.value),
+            crate::ast::Item::Source(s) => source = Some(s.value),
+            _ => {}
+        }
+    }
+    (title, source)
 }

@@ -2,6 +2,7 @@
 
 mod dot;
 mod json;
+mod markdown;
 
 use crate::check::Checked;
 use crate::diag::Diagnostic;
@@ -11,15 +12,17 @@ use crate::diag::Diagnostic;
 pub enum Target {
     Json,
     Dot,
+    Markdown,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Json, Target::Dot];
+    pub const ALL: &'static [Target] = &[Target::Json, Target::Dot, Target::Markdown];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Json => "json",
             Target::Dot => "dot",
+            Target::Markdown => "markdown",
         }
     }
 }
@@ -33,5 +36,6 @@ pub fn lowerer(target: Target) -> Box<dyn Lower> {
     match target {
         Target::Json => Box::new(json::Json),
         Target::Dot => Box::new(dot::Dot),
+        Target::Markdown => Box::new(markdown::Markdown),
     }
 }
