@@ -29,6 +29,10 @@ pub struct Options {
     pub target: Option<Target>,
     /// `name=value` settings from the command line; they override the files' `set`s.
     pub settings: Vec<String>,
+    /// Role names and switches for targets that build per host (`nftables`).
+    pub roles: Vec<String>,
+    pub egress: bool,
+    pub allow_lockout: bool,
 }
 
 /// Everything a compilation produced: the files it read, its diagnostics (sorted) and,
@@ -51,13 +55,30 @@ impl Outcome {
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
     if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
-        match lower::lowerer(target).lower(&checked) {
-            Ok(text) => outcome.output = Some(text),
-            Err(mut found) => {
-                outcome.diagnostics.append(&mut found);
-                diag::sort(&mut outcome.diagnostics);
+        let program = &checked.graph().program;
+        let names = program.node_names();
+        let mut roles = Vec::new();
+        for role in &options.roles {
+            match names.iter().position(|n| n == role) {
+                Some(index) => roles.push(hir::NodeId(hir::next_id(index))),
+                None => {
+                    let hint = diag::suggest(role, names.iter().map(String::as_str))
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    return Err(RootError(format!("no role named `{role}`{hint}")));
+                }
             }
         }
+        let target_options =
+            lower::TargetOptions { roles, egress: options.egress, allow_lockout: options.allow_lockout };
+        match lower::lowerer(target).lower(&checked, &target_options) {
+            Ok((text, mut found)) => {
+                outcome.output = Some(text);
+                outcome.diagnostics.append(&mut found);
+            }
+            Err(mut found) => outcome.diagnostics.append(&mut found),
+        }
+        diag::sort(&mut outcome.diagnostics);
     }
     Ok(outcome)
 }

@@ -44,8 +44,20 @@ enum Command {
         #[arg(long, short, value_enum)]
         target: TargetArg,
         /// Write the output to this file (atomically) instead of standard output.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "out_dir")]
         output: Option<String>,
+        /// For host firewalls: the role(s) of the host, comma-separated (`etcd,controlplane`).
+        #[arg(long, value_delimiter = ',')]
+        role: Vec<String>,
+        /// For host firewalls: write one ROLE.nft per role into this directory.
+        #[arg(long, conflicts_with = "role")]
+        out_dir: Option<String>,
+        /// For host firewalls: filter outgoing traffic too.
+        #[arg(long)]
+        egress: bool,
+        /// For host firewalls: do not warn when no flow lets an operator in over SSH.
+        #[arg(long)]
+        allow_lockout: bool,
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
@@ -125,6 +137,8 @@ enum TargetArg {
     Dot,
     /// Vendor-style tables: the From/To matrix, rules per role, notes.
     Markdown,
+    /// A host firewall for `nft -f` (needs --role or --out-dir).
+    Nftables,
 }
 
 impl From<TargetArg> for Target {
@@ -133,6 +147,7 @@ impl From<TargetArg> for Target {
             TargetArg::Json => Target::Json,
             TargetArg::Dot => Target::Dot,
             TargetArg::Markdown => Target::Markdown,
+            TargetArg::Nftables => Target::Nftables,
         }
     }
 }
@@ -155,7 +170,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Check { files, deny_warnings, settings, report } => {
-            let options = Options { target: None, settings: settings.collect()? };
+            let options = Options { target: None, settings: settings.collect()?, ..Options::default() };
             let mut worst = 0;
             for file in files {
                 let outcome = portc::compile(&Root::File(file), &FsLoader, &options).map_err(|e| e.0)?;
@@ -164,18 +179,49 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
             Ok(worst)
         }
-        Command::Build { input, target, output, deny_warnings, settings, report } => {
-            let options = Options { target: Some(target.into()), settings: settings.collect()? };
-            let root = root_of(input);
-            let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
-            print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
-            let code = exit_code(&outcome, deny_warnings);
-            match (&outcome.output, code) {
-                (Some(text), 0) => write_output(text, output.as_deref())?,
-                _ if code == 0 => return Err("internal: no output and no error".into()),
-                _ => {}
+        Command::Build {
+            input,
+            target,
+            output,
+            role,
+            out_dir,
+            egress,
+            allow_lockout,
+            deny_warnings,
+            settings,
+            report,
+        } => {
+            let target: Target = target.into();
+            let per_host = target == Target::Nftables;
+            if per_host && role.is_empty() && out_dir.is_none() {
+                return Err(
+                    "the nftables target builds one host's firewall: give --role ROLE, or --out-dir DIR for every role"
+                        .into(),
+                );
             }
-            Ok(code)
+            if !per_host && (!role.is_empty() || out_dir.is_some() || egress || allow_lockout) {
+                return Err(format!(
+                    "--role, --out-dir, --egress and --allow-lockout are for host firewalls, not for --target {}",
+                    target.name()
+                ));
+            }
+            let root = root_of(input);
+            let settings = settings.collect()?;
+            let options = Options { target: Some(target), settings, roles: role, egress, allow_lockout };
+            match out_dir {
+                Some(dir) => build_every_role(&root, &options, &dir, deny_warnings, &report),
+                None => {
+                    let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
+                    let code = exit_code(&outcome, deny_warnings);
+                    match (&outcome.output, code) {
+                        (Some(text), 0) => write_output(text, output.as_deref())?,
+                        _ if code == 0 => return Err("internal: no output and no error".into()),
+                        _ => {}
+                    }
+                    Ok(code)
+                }
+            }
         }
         Command::Explain { input, from, to, query, settings, report } => {
             let (outcome, checked) =
@@ -227,6 +273,54 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
         },
     }
+}
+
+/// Builds every role's firewall and writes `DIR/ROLE.nft` for each, only when every role built.
+fn build_every_role(
+    root: &Root,
+    options: &Options,
+    dir: &str,
+    deny_warnings: bool,
+    report: &Report,
+) -> Result<u8, String> {
+    let (outcome, checked) = portc::check_program(root, &FsLoader, &options.settings).map_err(|e| e.0)?;
+    let Some(checked) = checked else {
+        print_diagnostics(&outcome, report, &mut std::io::stderr())?;
+        return Ok(EXIT_ERRORS);
+    };
+    let program = &checked.graph().program;
+    let names = program.node_names();
+    // Every role that takes part in a flow of this build; a vocabulary role that no flow
+    // mentions would get a firewall that drops everything.
+    let edges = &checked.graph().edges;
+    let active = |index: usize| edges.iter().any(|e| e.built() && (e.from.index() == index || e.to.index() == index));
+    let roles: Vec<String> = program
+        .nodes
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .filter(|(index, (n, _))| n.kind == portc::hir::NodeKind::Role && active(*index))
+        .map(|(_, (_, name))| name.clone())
+        .collect();
+    let mut files = Vec::new();
+    let mut worst = 0;
+    for role in roles {
+        let options = Options { roles: vec![role.clone()], ..options.clone() };
+        let outcome = portc::compile(root, &FsLoader, &options).map_err(|e| e.0)?;
+        print_diagnostics(&outcome, report, &mut std::io::stderr())?;
+        worst = worst.max(exit_code(&outcome, deny_warnings));
+        if let Some(text) = outcome.output {
+            files.push((format!("{dir}/{role}.nft"), text));
+        }
+    }
+    if worst != 0 {
+        return Ok(worst);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
+    for (path, text) in files {
+        write_output(&text, Some(&path))?;
+    }
+    Ok(0)
 }
 
 /// A file path, or else the name of a stdlib module.

@@ -33,7 +33,7 @@ fn fixed_settings(root: &Root) -> Vec<String> {
 }
 
 fn build(root: &Root, target: Target, settings: &[String]) -> String {
-    let options = Options { target: Some(target), settings: settings.to_vec() };
+    let options = Options { target: Some(target), settings: settings.to_vec(), ..Options::default() };
     let outcome = portc::compile(root, &FsLoader, &options).expect("loads");
     let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
     outcome.output.unwrap_or_else(|| panic!("{root:?} for {}:\n{rendered}", target.name()))

@@ -18,7 +18,8 @@ fn placeholders(root: &Root, loader: &dyn portc::SourceLoader) -> Vec<String> {
 /// Builds `root` for `target` with placeholder params; fails on errors.
 fn build(root: &Root, loader: &dyn portc::SourceLoader, target: Target) -> String {
     let settings = placeholders(root, loader);
-    let outcome = portc::compile(root, loader, &Options { target: Some(target), settings }).expect("root loads");
+    let outcome = portc::compile(root, loader, &Options { target: Some(target), settings, ..Options::default() })
+        .expect("root loads");
     let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
     assert!(!outcome.has_errors(), "{root:?} for {}:\n{rendered}", target.name());
     outcome.output.expect("no errors, so there is output")
@@ -57,7 +58,8 @@ fn stdlib_modules_check_clean() {
     for module in portc::stdlib::modules() {
         let root = Root::Module(module.name.to_string());
         let settings = placeholders(&root, &FsLoader);
-        let outcome = portc::compile(&root, &FsLoader, &Options { target: None, settings }).expect("root loads");
+        let outcome = portc::compile(&root, &FsLoader, &Options { target: None, settings, ..Options::default() })
+            .expect("root loads");
         if !outcome.diagnostics.is_empty() {
             dirty.push_str(&portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false));
         }

@@ -11,7 +11,7 @@ use portc::{FsLoader, Options, Root, Target};
 
 fn dot_of(root: Root) -> String {
     let outcome =
-        portc::compile(&root, &FsLoader, &Options { target: Some(Target::Dot), settings: vec![] }).expect("loads");
+        portc::compile(&root, &FsLoader, &Options { target: Some(Target::Dot), ..Options::default() }).expect("loads");
     assert!(!outcome.has_errors(), "{root:?}");
     outcome.output.expect("output")
 }

@@ -13,13 +13,40 @@ fn relative(path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
+/// Checks a case, or builds it when a line `# build: --target T [--role R] [--egress]` asks,
+/// and renders the diagnostics without colour.
+fn render_case(name: &str) -> String {
+    let text = std::fs::read_to_string(name).unwrap_or_default();
+    let Some(args) = text.lines().find_map(|l| l.strip_prefix("# build:")) else {
+        return portc::check_and_render_plain(name, &FsLoader);
+    };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let value = |flag: &str| words.iter().position(|w| *w == flag).and_then(|i| words.get(i + 1)).copied();
+    let target = match value("--target") {
+        Some("nftables") => portc::Target::Nftables,
+        Some("markdown") => portc::Target::Markdown,
+        Some("dot") => portc::Target::Dot,
+        _ => portc::Target::Json,
+    };
+    let options = portc::Options {
+        target: Some(target),
+        roles: value("--role").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default(),
+        egress: words.contains(&"--egress"),
+        ..portc::Options::default()
+    };
+    match portc::compile(&portc::Root::File(name.to_string()), &FsLoader, &options) {
+        Ok(outcome) => portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false),
+        Err(e) => format!("error: {}\n", e.0),
+    }
+}
+
 #[test]
 fn ui() {
     insta::glob!("ui/*.ports", |path| {
         let name = relative(path);
         let bytes = std::fs::read(path).expect("test file is readable");
         let source = String::from_utf8_lossy(&bytes).replace('\0', "\u{2400}");
-        let rendered = portc::check_and_render_plain(&name, &FsLoader);
+        let rendered = render_case(&name);
         insta::assert_snapshot!(format!("--- source\n{source}\n--- diagnostics\n{rendered}"));
     });
 }
@@ -35,7 +62,7 @@ fn every_code_has_a_case() {
         let prefix = format!("{}_", code.as_str());
         let case = names.iter().find(|n| n.starts_with(&prefix));
         let Some(case) = case else { panic!("no tests/ui case for {}", code.as_str()) };
-        let rendered = portc::check_and_render_plain(&format!("tests/ui/{case}"), &FsLoader);
+        let rendered = render_case(&format!("tests/ui/{case}"));
         assert!(
             rendered.contains(&format!("[{}]", code.as_str())),
             "tests/ui/{case} does not produce {}:\n{rendered}",
@@ -100,7 +127,7 @@ fn ok_cases_are_clean() {
     for entry in std::fs::read_dir(&dir).expect("tests/ui exists").flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("ok_") && name.ends_with(".ports") {
-            let rendered = portc::check_and_render_plain(&format!("tests/ui/{name}"), &FsLoader);
+            let rendered = render_case(&format!("tests/ui/{name}"));
             assert!(rendered.is_empty(), "tests/ui/{name} should be clean:\n{rendered}");
         }
     }

@@ -112,6 +112,15 @@ pub enum Code {
     UnusedNote,
     /// `a -> b : tcp 1 when x || !x` (the condition can be dropped).
     AlwaysTrue,
+
+    /// `build --target nftables --role etcd` where a flow to etcd comes from an unbound role.
+    PeerWithoutAddresses,
+    /// `build --target nftables` where a flow depends on a flag with no default and no `set`.
+    UndecidedCondition,
+    /// `build --target nftables --role db` where no flow lets anyone reach db over SSH.
+    Lockout,
+    /// `build --target nftables --egress` where no flow lets the host reach DNS.
+    EgressWithoutDns,
 }
 
 impl Code {
@@ -167,6 +176,10 @@ impl Code {
         Code::IsolatedRole,
         Code::UnusedNote,
         Code::AlwaysTrue,
+        Code::PeerWithoutAddresses,
+        Code::UndecidedCondition,
+        Code::Lockout,
+        Code::EgressWithoutDns,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -222,6 +235,10 @@ impl Code {
             Code::IsolatedRole => "W0206",
             Code::UnusedNote => "W0207",
             Code::AlwaysTrue => "N0201",
+            Code::PeerWithoutAddresses => "E0301",
+            Code::UndecidedCondition => "E0302",
+            Code::Lockout => "W0301",
+            Code::EgressWithoutDns => "W0302",
         }
     }
 

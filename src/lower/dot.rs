@@ -12,7 +12,7 @@ use crate::hir::NodeKind;
 pub struct Dot;
 
 impl Lower for Dot {
-    fn lower(&self, policy: &Checked) -> Result<String, Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -52,7 +52,7 @@ impl Lower for Dot {
             let _ = writeln!(out, "  {} -> {} [label={}{style}];", quote(from), quote(to), quote(&list.join("\\n")));
         }
         out.push_str("}\n");
-        Ok(out)
+        Ok((out, Vec::new()))
     }
 }
 

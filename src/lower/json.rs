@@ -14,7 +14,7 @@ pub const FORMAT: &str = "portc.flows/v1";
 pub struct Json;
 
 impl Lower for Json {
-    fn lower(&self, policy: &Checked) -> Result<String, Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -29,7 +29,7 @@ impl Lower for Json {
         };
         let mut text = serde_json::to_string_pretty(&document).expect("invariant: plain data serialises");
         text.push('\n');
-        Ok(text)
+        Ok((text, Vec::new()))
     }
 }
 

@@ -25,7 +25,7 @@ struct RowKey {
 }
 
 impl Lower for Markdown {
-    fn lower(&self, policy: &Checked) -> Result<String, Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -35,7 +35,7 @@ impl Lower for Markdown {
         matrix(program, &names, &edges, &mut out);
         rules(program, &names, &edges, &mut out);
         notes(program, &edges, &mut out);
-        Ok(out)
+        Ok((out, Vec::new()))
     }
 }
 
