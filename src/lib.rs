@@ -53,6 +53,9 @@ impl Outcome {
 /// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
 /// is not reported again by every stage after it; output is produced only when nothing is an error.
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    if options.target == Some(Target::Nftables) && options.roles.is_empty() {
+        return Err(RootError("the nftables target builds one host's firewall: name its role(s)".into()));
+    }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
     if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
         let program = &checked.graph().program;

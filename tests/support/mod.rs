@@ -22,3 +22,22 @@ pub fn tool_available(tool: &str) -> bool {
     eprintln!("\n*** SKIPPED: `{tool}` is not installed; install it (see .ci/run) to run this test ***\n");
     false
 }
+
+/// Whether the tests may use network administration (nft, network namespaces): root is needed.
+/// Skips loudly, or panics under `PORTC_REQUIRE_TOOLS=1`, like `tool_available`.
+pub fn net_admin_available() -> bool {
+    let ok = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("network administration (root, nft) is required (PORTC_REQUIRE_TOOLS=1) but not available");
+    }
+    eprintln!("\n*** SKIPPED: `nft list tables` fails (not root?); run as root to test the nftables target ***\n");
+    false
+}

@@ -1,0 +1,149 @@
+//! The nftables target judged by the real `nft`: every ruleset of every example and stdlib
+//! module is accepted by `nft -c`, and the rule count does not grow with the number of flows.
+
+#![allow(clippy::disallowed_methods)] // Tests read their own files.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use portc::{FsLoader, MemoryLoader, Options, Root, SourceLoader, Target};
+
+/// `nft -c -f -` on the text; the error output when it refuses.
+fn nft_check(text: &str) -> Result<(), String> {
+    let mut child = Command::new("nft")
+        .args(["-c", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child.stdin.take().ok_or("no stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
+
+/// Every role that takes part in a built flow, by name.
+fn active_roles(root: &Root, loader: &dyn SourceLoader, settings: &[String]) -> Vec<String> {
+    let (outcome, checked) = portc::check_program(root, loader, settings).expect("loads");
+    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+    let checked = checked.unwrap_or_else(|| panic!("{root:?}:\n{rendered}"));
+    let graph = checked.graph();
+    let names = graph.program.node_names();
+    let mut roles: Vec<String> = graph
+        .edges
+        .iter()
+        .filter(|e| e.built())
+        .flat_map(|e| [e.from, e.to])
+        .filter(|n| graph.program.nodes.get(n.index()).is_some_and(|n| n.kind == portc::hir::NodeKind::Role))
+        .filter_map(|n| names.get(n.index()).cloned())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &str, egress: bool) -> String {
+    let options = Options {
+        target: Some(Target::Nftables),
+        settings: settings.to_vec(),
+        roles: vec![role.to_string()],
+        egress,
+        allow_lockout: true,
+    };
+    let outcome = portc::compile(root, loader, &options).expect("loads");
+    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+    outcome.output.unwrap_or_else(|| panic!("{root:?} as {role}:\n{rendered}"))
+}
+
+/// A site that uses a stdlib module and binds everything it leaves open: every unbound role and
+/// external gets its own test prefix, every undecided flag is false, every undecided option takes
+/// its first choice, every unset param a placeholder port.
+fn test_binding(module: &str) -> (MemoryLoader, Vec<String>) {
+    let root = Root::Module(module.to_string());
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(&root, &FsLoader, "", &mut map).expect("loads");
+    let mut site = format!("use {module}\n");
+    let mut third = 0u32;
+    for node in program.nodes.iter().filter(|n| n.addresses.is_empty()) {
+        third += 1;
+        site.push_str(&format!("bind {module}.{} = 10.{}.{}.0/24\n", node.name, 200 + third / 256, third % 256));
+    }
+    let mut settings = Vec::new();
+    for (flag, value) in program.flags.iter().zip(&program.config.flags) {
+        if value.is_none() {
+            site.push_str(&format!("set {module}.{} = false\n", flag.name));
+        }
+    }
+    for (option, value) in program.options.iter().zip(&program.config.options) {
+        if let (None, Some(first)) = (value, option.choices.first()) {
+            site.push_str(&format!("set {module}.{} = {first}\n", option.name));
+        }
+    }
+    let unset = program.params.iter().zip(&program.config.params).filter(|(_, v)| v.is_none());
+    settings.extend(unset.enumerate().map(|(i, (p, _))| format!("{}={}", p.name, 60001 + i)));
+    let mut loader = MemoryLoader::default();
+    loader.files.insert("site.ports".into(), site.into_bytes());
+    (loader, settings)
+}
+
+#[test]
+fn nft_accepts_every_ruleset() {
+    if !support::tool_available("nft") || !support::net_admin_available() {
+        return;
+    }
+    let mut checked = 0;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut examples: Vec<String> = std::fs::read_dir(dir)
+        .expect("examples/")
+        .flatten()
+        .map(|e| format!("examples/{}", e.file_name().to_string_lossy()))
+        .collect();
+    examples.sort();
+    for example in examples {
+        let root = Root::File(example);
+        // Egress too where every peer has addresses (a pod-selected workload has none).
+        let egress = root == Root::File("examples/rancher-custom-site.ports".into());
+        for role in active_roles(&root, &FsLoader, &[]) {
+            let text = ruleset(&root, &FsLoader, &[], &role, egress);
+            nft_check(&text).unwrap_or_else(|e| panic!("{root:?} as {role}: nft refuses it:\n{e}\n{text}"));
+            checked += 1;
+        }
+    }
+    for module in portc::stdlib::modules() {
+        let (loader, settings) = test_binding(module.name);
+        let root = Root::File("site.ports".into());
+        for role in active_roles(&root, &loader, &settings) {
+            let text = ruleset(&root, &loader, &settings, &role, false);
+            nft_check(&text).unwrap_or_else(|e| panic!("{} as {role}: nft refuses it:\n{e}\n{text}", module.name));
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} rulesets checked");
+}
+
+/// A program with `n` flows of one shape: two peers and a host, one port each.
+fn shaped(n: u16) -> String {
+    let mut text = String::from(
+        "role host\nrole a\nrole b\nexternal admins = 10.9.0.0/24\nbind a = 10.1.0.0/24\nbind b = 10.2.0.0/24\nadmins -> host : tcp 22\n",
+    );
+    for i in 0..n {
+        let peer = if i % 2 == 0 { "a" } else { "b" };
+        text.push_str(&format!("{peer} -> host : tcp {} \"service {i}\"\n", 1000 + i));
+    }
+    text
+}
+
+fn rules(n: u16) -> usize {
+    let mut loader = MemoryLoader::default();
+    loader.files.insert("p.ports".into(), shaped(n).into_bytes());
+    let text = ruleset(&Root::File("p.ports".into()), &loader, &[], "host", false);
+    text.lines().filter(|l| l.trim_start().starts_with("ip saddr") || l.trim_start().starts_with("ip6 saddr")).count()
+}
+
+#[test]
+fn rule_count_stays_flat_as_flows_are_added() {
+    assert_eq!(rules(10), rules(1000));
+    assert_eq!(rules(10), 3, "one rule per peer: a, b and the admins");
+}
