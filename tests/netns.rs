@@ -36,6 +36,11 @@ impl Drop for Network {
     }
 }
 
+/// Deletes a namespace left over by an earlier run, if any.
+fn quietly_delete(ns: &str) {
+    let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+}
+
 fn run(args: &[&str]) {
     let status = Command::new(args[0]).args(&args[1..]).status().expect("command runs");
     assert!(status.success(), "failed: {}", args.join(" "));
@@ -118,14 +123,14 @@ fn addresses(site: &Site) -> BTreeMap<String, Ipv4Addr> {
 
 fn build_network(tag: &str, addresses: &BTreeMap<String, Ipv4Addr>) -> Network {
     let hub = format!("pc{}{tag}h", std::process::id());
-    let _ = Command::new("ip").args(["netns", "del", &hub]).status();
+    quietly_delete(&hub);
     run(&["ip", "netns", "add", &hub]);
     let mut network = Network { hub: hub.clone(), nodes: BTreeMap::new() };
     run(&["ip", "-n", &hub, "link", "add", "br0", "type", "bridge"]);
     run(&["ip", "-n", &hub, "link", "set", "br0", "up"]);
     for (i, (name, address)) in addresses.iter().enumerate() {
         let ns = format!("pc{}{tag}n{i}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        quietly_delete(&ns);
         run(&["ip", "netns", "add", &ns]);
         network.nodes.insert(name.clone(), (ns.clone(), *address));
         let (inner, outer) = ("v0".to_string(), format!("p{i}"));
