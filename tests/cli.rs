@@ -2,6 +2,8 @@
 
 #![allow(clippy::disallowed_methods)] // Tests read and write their own files.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -30,21 +32,11 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn examples() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
-        .expect("examples/ exists")
-        .filter_map(|e| e.ok())
-        .map(|e| format!("examples/{}", e.file_name().to_string_lossy()))
-        .filter(|name| name.ends_with(".ports"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    files
-}
-
 #[test]
 fn every_example_checks_clean_and_builds_json() {
-    for example in examples() {
+    let examples = support::examples();
+    assert!(!examples.is_empty());
+    for example in examples {
         let check = portc(&["check", "--deny-warnings", &example]);
         assert_eq!(code(&check), 0, "{example}: {}", text(&check.stdout));
         let build = portc(&["build", &example, "--target", "json"]);

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+mod support;
+
 use portc::{FsLoader, Options, Root, Target};
 use pulldown_cmark::{Event, HeadingLevel, Options as MdOptions, Parser, Tag, TagEnd};
 
@@ -166,14 +168,7 @@ fn markdown_flows(markdown: &str) -> (BTreeSet<Flow>, BTreeSet<Flow>, BTreeSet<F
 
 fn roots() -> Vec<Root> {
     let mut roots: Vec<Root> = portc::stdlib::modules().map(|m| Root::Module(m.name.to_string())).collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut examples: Vec<String> = std::fs::read_dir(dir)
-        .expect("examples/")
-        .flatten()
-        .map(|e| format!("examples/{}", e.file_name().to_string_lossy()))
-        .collect();
-    examples.sort();
-    roots.extend(examples.into_iter().map(Root::File));
+    roots.extend(support::examples().into_iter().map(Root::File));
     roots
 }
 

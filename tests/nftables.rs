@@ -24,26 +24,6 @@ fn nft_check(text: &str) -> Result<(), String> {
     if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
 }
 
-/// Every role that takes part in a built flow, by name.
-fn active_roles(root: &Root, loader: &dyn SourceLoader, settings: &[String]) -> Vec<String> {
-    let (outcome, checked) = portc::check_program(root, loader, settings).expect("loads");
-    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
-    let checked = checked.unwrap_or_else(|| panic!("{root:?}:\n{rendered}"));
-    let graph = checked.graph();
-    let names = graph.program.node_names();
-    let mut roles: Vec<String> = graph
-        .edges
-        .iter()
-        .filter(|e| e.built())
-        .flat_map(|e| [e.from, e.to])
-        .filter(|n| graph.program.nodes.get(n.index()).is_some_and(|n| n.kind == portc::hir::NodeKind::Role))
-        .filter_map(|n| names.get(n.index()).cloned())
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
-}
-
 fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &str, egress: bool) -> String {
     let options = Options {
         target: Some(Target::Nftables),
@@ -105,7 +85,7 @@ fn nft_accepts_every_ruleset() {
         let root = Root::File(example);
         // Egress too where every peer has addresses (a pod-selected workload has none).
         let egress = root == Root::File("examples/rancher-custom-site.ports".into());
-        for role in active_roles(&root, &FsLoader, &[]) {
+        for role in support::active_roles(&root, &FsLoader, &[]) {
             let text = ruleset(&root, &FsLoader, &[], &role, egress);
             nft_check(&text).unwrap_or_else(|e| panic!("{root:?} as {role}: nft refuses it:\n{e}\n{text}"));
             checked += 1;
@@ -114,7 +94,7 @@ fn nft_accepts_every_ruleset() {
     for module in portc::stdlib::modules() {
         let (loader, settings) = test_binding(module.name);
         let root = Root::File("site.ports".into());
-        for role in active_roles(&root, &loader, &settings) {
+        for role in support::active_roles(&root, &loader, &settings) {
             let text = ruleset(&root, &loader, &settings, &role, false);
             nft_check(&text).unwrap_or_else(|e| panic!("{} as {role}: nft refuses it:\n{e}\n{text}", module.name));
             checked += 1;

@@ -3,6 +3,8 @@
 
 #![allow(clippy::disallowed_methods)] // Tests read and write their own files.
 
+mod support;
+
 use portc::{FsLoader, MemoryLoader, Options, Root, Target};
 use proptest::prelude::*;
 
@@ -48,7 +50,7 @@ fn examples_as_host_firewalls() {
             std::path::Path::new("examples").join(path.file_name().expect("a file")).to_string_lossy().into_owned();
         let root = Root::File(name);
         let mut all = String::new();
-        for role in active_roles(&root) {
+        for role in support::active_roles(&root, &FsLoader, &placeholders(&root, &FsLoader)) {
             let options = Options { target: Some(Target::Nftables), roles: vec![role.clone()], ..Options::default() };
             let outcome = portc::compile(&root, &FsLoader, &options).expect("loads");
             let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
@@ -59,25 +61,6 @@ fn examples_as_host_firewalls() {
         }
         insta::assert_snapshot!(format!("{}.nftables", path.file_name().unwrap_or_default().to_string_lossy()), all);
     });
-}
-
-/// The roles that take part in a flow of the build, by name.
-pub fn active_roles(root: &Root) -> Vec<String> {
-    let (_, checked) = portc::check_program(root, &FsLoader, &placeholders(root, &FsLoader)).expect("loads");
-    let Some(checked) = checked else { return Vec::new() };
-    let graph = checked.graph();
-    let names = graph.program.node_names();
-    let mut roles: Vec<String> = graph
-        .edges
-        .iter()
-        .filter(|e| e.built())
-        .flat_map(|e| [e.from, e.to])
-        .filter(|n| graph.program.nodes.get(n.index()).is_some_and(|n| n.kind == portc::hir::NodeKind::Role))
-        .filter_map(|n| names.get(n.index()).cloned())
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
 }
 
 #[test]

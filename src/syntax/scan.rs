@@ -7,82 +7,64 @@ const STATEMENT_KEYWORDS: &[&str] = &[
     "set", "bind",
 ];
 
+/// Tracks whether a byte is inside a string or a comment, so the scans below see only code.
+/// Strings and comments end at the end of their line.
+#[derive(Default)]
+struct CodeBytes {
+    in_string: bool,
+    escaped: bool,
+    in_comment: bool,
+}
+
+impl CodeBytes {
+    /// Feeds one byte; returns it when it is code (newlines always are).
+    fn feed(&mut self, b: u8) -> Option<u8> {
+        if b == b'\n' {
+            *self = CodeBytes::default();
+            return Some(b);
+        }
+        if self.in_comment {
+            return None;
+        }
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            return None;
+        }
+        match b {
+            b'#' => self.in_comment = true,
+            b'"' => self.in_string = true,
+            _ => return Some(b),
+        }
+        None
+    }
+}
+
 /// Offsets of the first `(` past `limit` in each run of too-deep nesting, outside strings and comments.
 pub fn too_deep(text: &str, limit: usize) -> Vec<usize> {
     let mut found = Vec::new();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
+    let mut code = CodeBytes::default();
     for (i, b) in text.bytes().enumerate() {
-        if in_comment {
-            in_comment = b != b'\n';
-        } else if in_string {
-            in_string = escaped || (b != b'"' && b != b'\n');
-            escaped = !escaped && b == b'\\';
-        } else {
-            match b {
-                b'#' => in_comment = true,
-                b'"' => in_string = true,
-                b'(' => {
-                    depth += 1;
-                    if depth == limit + 1 {
-                        found.push(i);
-                    }
+        match code.feed(b) {
+            Some(b'(') => {
+                depth += 1;
+                if depth == limit + 1 {
+                    found.push(i);
                 }
-                b')' => depth = depth.saturating_sub(1),
-                // Parentheses never span statements; reset so one bad statement cannot poison the rest.
-                b'\n' if depth > limit => depth = 0,
-                _ => {}
             }
+            Some(b')') => depth = depth.saturating_sub(1),
+            // Parentheses never span statements; reset so one bad statement cannot poison the rest.
+            Some(b'\n') if depth > limit => depth = 0,
+            _ => {}
         }
     }
     found
-}
-
-/// An upper bound for the end of the statement that starts at `start`: the first later line,
-/// outside braces, strings and comments, that starts with a statement keyword or a flow's `a ->`.
-/// No statement continues on such a line, so pest can be handed just this slice; this keeps
-/// each parse (and pest's error reporting, which scans its whole input) proportional to the
-/// statement, not to the rest of the file.
-pub fn statement_end(text: &str, start: usize) -> usize {
-    let mut depth = 0i64;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut in_comment = false;
-    let bytes = text.as_bytes();
-    let mut i = start;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'\n' {
-            in_comment = false;
-            in_string = false;
-            let line_start = i + 1;
-            if depth <= 0
-                && starts_statement(text.get(line_start..).unwrap_or_default().split('\n').next().unwrap_or_default())
-            {
-                return line_start;
-            }
-        } else if in_comment {
-        } else if in_string {
-            in_string = escaped || b != b'"';
-            escaped = !escaped && b == b'\\';
-        } else {
-            match b {
-                b'#' => in_comment = true,
-                b'"' => in_string = true,
-                b'{' => depth += 1,
-                b'}' => depth -= 1,
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-    text.len()
-}
-
-/// Whether no newline separates `a` from `b`.
-pub fn same_line(text: &str, a: usize, b: usize) -> bool {
-    text.get(a.min(b)..a.max(b)).is_some_and(|between| !between.contains('\n'))
 }
 
 /// Bytes of white space and comments at the start of `text`.
@@ -105,37 +87,46 @@ pub fn leading_trivia(text: &str) -> usize {
 /// the first later line outside the statement's braces that starts a statement, or that starts
 /// with a name in the first column (a likely statement, even if a broken one), or the end of the text.
 pub fn next_statement(text: &str, start: usize, from: usize) -> usize {
+    first_line_after(text, start, |line_start, line| {
+        line_start >= from
+            && (line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') || starts_statement(line))
+    })
+}
+
+/// An upper bound for the end of the statement that starts at `start`: the first later line,
+/// outside braces, strings and comments, that starts with a statement keyword or a flow's `a ->`.
+/// No statement continues on such a line, so pest can be handed just this slice; this keeps
+/// each parse (and pest's error reporting, which scans its whole input) proportional to the
+/// statement, not to the rest of the file.
+pub fn statement_end(text: &str, start: usize) -> usize {
+    first_line_after(text, start, |_, line| starts_statement(line))
+}
+
+/// The start of the first line after `start`, at brace depth zero counted from `start`, that
+/// `wanted(line_start, line)` accepts; or the end of the text.
+fn first_line_after(text: &str, start: usize, wanted: impl Fn(usize, &str) -> bool) -> usize {
     let mut depth = 0i64;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut in_comment = false;
-    let mut at_line_start = false;
+    let mut code = CodeBytes::default();
     for (i, b) in text.bytes().enumerate().skip(start) {
-        if at_line_start && i > start && i >= from && depth <= 0 {
-            let line = text.get(i..).unwrap_or_default();
-            let line = line.split('\n').next().unwrap_or_default();
-            let first_column_name = line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-            if first_column_name || starts_statement(line) {
-                return i;
+        match code.feed(b) {
+            Some(b'{') => depth += 1,
+            Some(b'}') => depth -= 1,
+            Some(b'\n') if depth <= 0 => {
+                let line_start = i + 1;
+                let line = text.get(line_start..).unwrap_or_default().split('\n').next().unwrap_or_default();
+                if wanted(line_start, line) {
+                    return line_start;
+                }
             }
-        }
-        at_line_start = b == b'\n';
-        if in_comment {
-            in_comment = b != b'\n';
-        } else if in_string {
-            in_string = escaped || (b != b'"' && b != b'\n');
-            escaped = !escaped && b == b'\\';
-        } else {
-            match b {
-                b'#' => in_comment = true,
-                b'"' => in_string = true,
-                b'{' => depth += 1,
-                b'}' => depth -= 1,
-                _ => {}
-            }
+            _ => {}
         }
     }
     text.len()
+}
+
+/// Whether no newline separates `a` from `b`.
+pub fn same_line(text: &str, a: usize, b: usize) -> bool {
+    text.get(a.min(b)..a.max(b)).is_some_and(|between| !between.contains('\n'))
 }
 
 fn starts_statement(line: &str) -> bool {

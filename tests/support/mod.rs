@@ -41,3 +41,37 @@ pub fn net_admin_available() -> bool {
     eprintln!("\n*** SKIPPED: `nft list tables` fails (not root?); run as root to test the nftables target ***\n");
     false
 }
+
+/// The shipped examples, `examples/NAME.ports`, sorted.
+pub fn examples() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    #[allow(clippy::disallowed_methods)] // Listing the repository's own examples.
+    let entries = std::fs::read_dir(dir).expect("examples/ exists");
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| format!("examples/{}", e.file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".ports"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every role that takes part in a flow of the build, by name.
+pub fn active_roles(root: &portc::Root, loader: &dyn portc::SourceLoader, settings: &[String]) -> Vec<String> {
+    let (outcome, checked) = portc::check_program(root, loader, settings).expect("root loads");
+    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+    let checked = checked.unwrap_or_else(|| panic!("{root:?}:\n{rendered}"));
+    let graph = checked.graph();
+    let names = graph.program.node_names();
+    let mut roles: Vec<String> = graph
+        .edges
+        .iter()
+        .filter(|e| e.built())
+        .flat_map(|e| [e.from, e.to])
+        .filter(|n| graph.program.nodes.get(n.index()).is_some_and(|n| n.kind == portc::hir::NodeKind::Role))
+        .filter_map(|n| names.get(n.index()).cloned())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
