@@ -74,7 +74,7 @@ impl Resolver<'_> {
                     Some(group) => (group.module, group.decl.members.clone()),
                     None => return Vec::new(),
                 };
-                paths.iter().filter_map(|p| self.expect(module, p, Want::Endpoint).map(|d| (d, p.span))).collect()
+                paths.iter().filter_map(|p| self.lookup(module, p, Want::Endpoint).map(|d| (d, p.span))).collect()
             })
             .collect();
         #[derive(Clone, Copy, PartialEq)]
@@ -219,7 +219,7 @@ impl Resolver<'_> {
             let ast::Endpoint::Name(path) = endpoint else {
                 continue;
             };
-            match self.expect(module, path, Want::Endpoint) {
+            match self.lookup(module, path, Want::Endpoint) {
                 Some(Def::Node(node)) => nodes.push(node),
                 Some(Def::Group(g)) => nodes.extend(members.get(g).into_iter().flatten().copied()),
                 _ => ok = false,
@@ -240,7 +240,7 @@ impl Resolver<'_> {
         match kind {
             ast::SpecKind::Proto(spec) => Some((protocols(spec), self.ports(module, spec)?, None)),
             ast::SpecKind::Service(path) => {
-                let Def::Service(index) = self.expect(module, path, Want::Service)? else {
+                let Def::Service(index) = self.lookup(module, path, Want::Service)? else {
                     return None;
                 };
                 let service = self.services.get(index)?;
@@ -261,7 +261,7 @@ impl Resolver<'_> {
             match item {
                 ast::PortItem::Single(p) => ports.push(hir::PortRef::Range(p.value, p.value)),
                 ast::PortItem::Range { start, end, .. } => ports.push(hir::PortRef::Range(start.value, end.value)),
-                ast::PortItem::Param(path) => match self.expect(module, path, Want::Param) {
+                ast::PortItem::Param(path) => match self.lookup(module, path, Want::Param) {
                     Some(Def::Param(param)) => ports.push(hir::PortRef::Param(param, path.span)),
                     _ => ok = false,
                 },
@@ -300,7 +300,7 @@ impl Resolver<'_> {
     pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Cond {
         match expr {
             ast::Expr::Bool(b) => Cond::Const(b.value),
-            ast::Expr::Name(path) => match self.expect(module, path, Want::Condition) {
+            ast::Expr::Name(path) => match self.lookup(module, path, Want::Condition) {
                 Some(Def::Flag(flag)) => Cond::Flag(flag),
                 Some(Def::Option(option)) => {
                     let name = path.text();
@@ -342,7 +342,7 @@ impl Resolver<'_> {
     }
 
     fn compare(&mut self, module: usize, left: &ast::Path, right: &ast::CompareValue) -> Cond {
-        match (self.expect(module, left, Want::Condition), right) {
+        match (self.lookup(module, left, Want::Condition), right) {
             (Some(Def::Flag(flag)), ast::CompareValue::Bool(b)) => {
                 if b.value {
                     Cond::Flag(flag)
@@ -415,7 +415,7 @@ impl Resolver<'_> {
         }
         sets.extend(overrides.iter().map(|s| (0, s.clone(), Origin::CommandLine)));
         for (module, set, origin) in sets {
-            let Some(def) = self.expect(module, &set.name, Want::Setting) else {
+            let Some(def) = self.lookup(module, &set.name, Want::Setting) else {
                 continue;
             };
             let key = (def, origin == Origin::CommandLine);
@@ -493,7 +493,7 @@ impl Resolver<'_> {
         for (module, loaded) in self.modules.iter().enumerate() {
             for item in &loaded.ast.items {
                 let Item::Bind(bind) = item else { continue };
-                let Some(Def::Node(node)) = self.expect(module, &bind.name, Want::BindTarget) else {
+                let Some(Def::Node(node)) = self.lookup(module, &bind.name, Want::BindTarget) else {
                     continue;
                 };
                 let seen = match bind.target {

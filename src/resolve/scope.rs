@@ -349,7 +349,7 @@ impl Resolver<'_> {
     }
 
     /// Looks a name up as `want`, reporting a miss, a wrong kind or an ambiguity.
-    pub(super) fn expect(&mut self, module: usize, path: &ast::Path, want: Want) -> Option<Def> {
+    pub(super) fn lookup(&mut self, module: usize, path: &ast::Path, want: Want) -> Option<Def> {
         let (name, scope) = match self.scope_for(module, path) {
             Ok(found) => found,
             Err(d) => {
