@@ -198,6 +198,21 @@ impl Program {
         self.unique_names(self.nodes.iter().map(|n| (n.name.as_str(), n.module)))
     }
 
+    /// The nodes a command-line name stands for: a role or external by its unique name, or the
+    /// members of a group; `Err` says what is wrong, with a suggestion.
+    pub fn nodes_named(&self, name: &str) -> Result<Vec<NodeId>, String> {
+        let names = self.node_names();
+        if let Some(index) = names.iter().position(|n| n == name) {
+            return Ok(vec![NodeId(next_id(index))]);
+        }
+        if let Some(group) = self.groups.iter().find(|g| g.name == name) {
+            return Ok(group.members.clone());
+        }
+        let candidates = names.iter().map(String::as_str).chain(self.groups.iter().map(|g| g.name.as_str()));
+        let hint = crate::diag::suggest(name, candidates).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+        Err(format!("no role, external or group named `{name}`{hint}"))
+    }
+
     /// Unique names for the flags, as `node_names` does for nodes.
     pub fn flag_names(&self) -> Vec<String> {
         self.unique_names(self.flags.iter().map(|f| (f.name.as_str(), f.module)))

@@ -59,17 +59,14 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
     if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
         let program = &checked.graph().program;
-        let names = program.node_names();
         let mut roles = Vec::new();
-        for role in &options.roles {
-            match names.iter().position(|n| n == role) {
-                Some(index) => roles.push(hir::NodeId(hir::next_id(index))),
-                None => {
-                    let hint = diag::suggest(role, names.iter().map(String::as_str))
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_default();
-                    return Err(RootError(format!("no role named `{role}`{hint}")));
+        for name in &options.roles {
+            for node in program.nodes_named(name).map_err(RootError)? {
+                // A host firewall is for hosts the policy controls, never for an external.
+                if program.nodes.get(node.index()).is_some_and(|n| n.kind != hir::NodeKind::Role) {
+                    return Err(RootError(format!("`{name}` is an external, not a role: it has no host firewall")));
                 }
+                roles.push(node);
             }
         }
         let target_options =

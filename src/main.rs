@@ -233,8 +233,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             let program = &checked.graph().program;
             let (protocol, port) = parse_query(query.as_deref())?;
             let request = portc::explain::Query {
-                from: nodes_named(program, &from)?,
-                to: nodes_named(program, &to)?,
+                from: program.nodes_named(&from)?,
+                to: program.nodes_named(&to)?,
                 protocol,
                 port,
             };
@@ -348,20 +348,6 @@ fn parse_query(query: Option<&str>) -> Result<(Option<portc::protocol::Protocol>
         None => None,
     };
     Ok((Some(protocol), port))
-}
-
-/// The nodes a name stands for: a role or external, or the members of a group.
-fn nodes_named(program: &portc::hir::Program, name: &str) -> Result<Vec<portc::hir::NodeId>, String> {
-    let names = program.node_names();
-    if let Some(index) = names.iter().position(|n| n == name) {
-        return Ok(vec![portc::hir::NodeId(u32::try_from(index).map_err(|e| e.to_string())?)]);
-    }
-    if let Some(group) = program.groups.iter().find(|g| g.name == name) {
-        return Ok(group.members.clone());
-    }
-    let candidates = names.iter().map(String::as_str).chain(program.groups.iter().map(|g| g.name.as_str()));
-    let hint = portc::diag::suggest(name, candidates).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-    Err(format!("no role, external or group named `{name}`{hint}"))
 }
 
 impl Settings {

@@ -216,3 +216,16 @@ fn explain_gives_a_verdict_with_reasons() {
     assert!(text(&unknown.stderr).contains("did you mean `rancher`"), "{}", text(&unknown.stderr));
     assert_eq!(code(&portc(&["explain", site, "etcd", "rancher", "tcp/0"])), 2);
 }
+
+#[test]
+fn a_host_firewall_is_for_roles_only() {
+    let site = "examples/rancher-custom-site.ports";
+    let external = portc(&["build", site, "--target", "nftables", "--role", "internet"]);
+    assert_eq!(code(&external), 2);
+    assert!(text(&external.stderr).contains("is an external, not a role"), "{}", text(&external.stderr));
+    let typo = portc(&["build", site, "--target", "nftables", "--role", "etdc"]);
+    assert_eq!(code(&typo), 2);
+    assert!(text(&typo.stderr).contains("did you mean `etcd`"), "{}", text(&typo.stderr));
+    let missing = portc(&["build", site, "--target", "nftables"]);
+    assert_eq!(code(&missing), 2);
+}

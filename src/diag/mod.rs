@@ -54,6 +54,12 @@ impl Diagnostic {
         self
     }
 
+    /// `with_secondary` for a diagnostic held by reference.
+    pub fn add_secondary(&mut self, span: Span, message: impl Into<String>) -> &mut Self {
+        self.secondary.push(Label { span, message: message.into() });
+        self
+    }
+
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self

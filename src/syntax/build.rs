@@ -155,8 +155,7 @@ impl Builder {
                     choice.span,
                     "listed again",
                 )
-                .secondary
-                .push(crate::diag::Label { span: first, message: "first listed here".into() });
+                .add_secondary(first, "first listed here");
             } else {
                 choices.push(choice);
             }
@@ -285,7 +284,7 @@ impl Builder {
                             key.span,
                             "again",
                         )
-                        .with_secondary_mut(first, "first given here")
+                        .add_secondary(first, "first given here")
                         .help = Some("a selector matches one value per label; keep one".into());
                         continue;
                     }
@@ -445,7 +444,7 @@ impl Builder {
                 *b_span,
                 "takes no port",
             )
-            .with_secondary_mut(*a_span, "takes ports")
+            .add_secondary(*a_span, "takes ports")
             .help = Some(format!("write them as two specs: `{a} ...`, `{b}`"));
             return None;
         }
@@ -456,7 +455,7 @@ impl Builder {
         }
         if let (Some((p, p_span)), Some(span)) = (portless.first(), ports_span) {
             self.error(Code::PortNotAllowed, format!("`{p}` does not take a port"), span, "port given here")
-                .with_secondary_mut(*p_span, "has no ports")
+                .add_secondary(*p_span, "has no ports")
                 .help = Some(format!("write `{p}` alone; only tcp, udp and sctp have ports"));
             return None;
         }
@@ -726,15 +725,4 @@ fn unicode_escape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
 fn protocol_list() -> String {
     let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
     names.join(", ")
-}
-
-trait SecondaryMut {
-    fn with_secondary_mut(&mut self, span: Span, message: &str) -> &mut Self;
-}
-
-impl SecondaryMut for Diagnostic {
-    fn with_secondary_mut(&mut self, span: Span, message: &str) -> &mut Self {
-        self.secondary.push(crate::diag::Label { span, message: message.into() });
-        self
-    }
 }
