@@ -29,8 +29,7 @@ fn fixed_settings(root: &Root) -> Vec<String> {
         let choice = option.choices.get(value.unwrap_or(0) as usize).cloned().unwrap_or_default();
         settings.push(format!("{name}={choice}"));
     }
-    let unset = program.params.iter().zip(&program.config.params).filter(|(_, v)| v.is_none());
-    settings.extend(unset.enumerate().map(|(i, (p, _))| format!("{}={}", p.name, 60001 + i)));
+    settings.extend(support::placeholder_params(&program));
     settings
 }
 

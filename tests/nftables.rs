@@ -61,8 +61,7 @@ fn test_binding(module: &str) -> (MemoryLoader, Vec<String>) {
             site.push_str(&format!("set {module}.{} = {first}\n", option.name));
         }
     }
-    let unset = program.params.iter().zip(&program.config.params).filter(|(_, v)| v.is_none());
-    settings.extend(unset.enumerate().map(|(i, (p, _))| format!("{}={}", p.name, 60001 + i)));
+    settings.extend(support::placeholder_params(&program));
     let mut loader = MemoryLoader::default();
     loader.files.insert("site.ports".into(), site.into_bytes());
     (loader, settings)

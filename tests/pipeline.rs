@@ -13,8 +13,7 @@ use proptest::prelude::*;
 fn placeholders(root: &Root, loader: &dyn portc::SourceLoader) -> Vec<String> {
     let mut map = portc::diag::SourceMap::default();
     let (program, _) = portc::resolve::resolve(root, loader, "", &mut map).expect("root loads");
-    let names = program.params.iter().zip(&program.config.params).filter(|(_, value)| value.is_none());
-    names.enumerate().map(|(i, (param, _))| format!("{}={}", param.name, 60001 + i)).collect()
+    support::placeholder_params(&program)
 }
 
 /// Builds `root` for `target` with placeholder params; fails on errors.

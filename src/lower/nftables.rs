@@ -336,16 +336,13 @@ fn peer_ident(names: &[String], peer: NodeId) -> String {
 /// `set peer_etcd_v4 { ... }` and `_v6`, with overlapping prefixes merged.
 fn address_sets(program: &Program, names: &[String], peer: NodeId, out: &mut String) {
     let Some(node) = program.nodes.get(peer.index()) else { return };
-    let v4: Vec<ipnet::Ipv4Net> = node
-        .addresses
-        .iter()
-        .filter_map(|a| if let ipnet::IpNet::V4(n) = a { Some(n.trunc()) } else { None })
-        .collect();
-    let v6: Vec<ipnet::Ipv6Net> = node
-        .addresses
-        .iter()
-        .filter_map(|a| if let ipnet::IpNet::V6(n) = a { Some(n.trunc()) } else { None })
-        .collect();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for address in &node.addresses {
+        match address.trunc() {
+            ipnet::IpNet::V4(net) => v4.push(net),
+            ipnet::IpNet::V6(net) => v6.push(net),
+        }
+    }
     let name = peer_ident(names, peer);
     let description = node.description.as_deref().map(clean).unwrap_or_default();
     let v4: Vec<String> = ipnet::Ipv4Net::aggregate(&v4).iter().map(ToString::to_string).collect();

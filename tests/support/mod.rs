@@ -75,3 +75,10 @@ pub fn active_roles(root: &portc::Root, loader: &dyn portc::SourceLoader, settin
     roles.dedup();
     roles
 }
+
+/// `NAME=PORT` settings that give every param without a value its own placeholder port, as a
+/// site would (distinct, so that two params never coincide by accident).
+pub fn placeholder_params(program: &portc::hir::Program) -> Vec<String> {
+    let unset = program.params.iter().zip(&program.config.params).filter(|(_, value)| value.is_none());
+    unset.enumerate().map(|(i, (param, _))| format!("{}={}", param.name, 60001 + i)).collect()
+}
