@@ -82,6 +82,8 @@ pub struct Selector {
     /// Sorted by key.
     pub labels: Vec<(String, String)>,
     pub namespace: Option<String>,
+    /// The selector in its `bind`.
+    pub span: Span,
 }
 
 /// A group, kept after expansion for the checks that look at groups themselves.

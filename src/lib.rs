@@ -33,6 +33,8 @@ pub struct Options {
     pub roles: Vec<String>,
     pub egress: bool,
     pub allow_lockout: bool,
+    /// For the Kubernetes targets: leave out what the target cannot express, with a warning.
+    pub allow_lossy: bool,
 }
 
 /// Everything a compilation produced: the files it read, its diagnostics (sorted) and,
@@ -41,7 +43,10 @@ pub struct Options {
 pub struct Outcome {
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
+    /// The whole output: the documents, concatenated.
     pub output: Option<String>,
+    /// The output in parts: one manifest per policy for the Kubernetes targets, else one part.
+    pub documents: Vec<lower::Document>,
 }
 
 impl Outcome {
@@ -69,11 +74,34 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
                 roles.push(node);
             }
         }
-        let target_options =
-            lower::TargetOptions { roles, egress: options.egress, allow_lockout: options.allow_lockout };
+        let selects = |kind| program.nodes.iter().any(|n| n.selector.as_ref().is_some_and(|s| s.kind == kind));
+        match target {
+            Target::NetworkPolicy if !selects(ast::SelectorKind::Pods) => {
+                return Err(RootError(
+                    "no role is bound to pods, so there is no NetworkPolicy to build: bind a workload role, \
+                     `bind api = pods { app: api } in namespace \"shop\"`"
+                        .into(),
+                ));
+            }
+            Target::Calico if !selects(ast::SelectorKind::Nodes) => {
+                return Err(RootError(
+                    "no role is bound to nodes, so there is no Calico host policy to build: bind a node role, \
+                     `bind etcd = nodes { \"node-role.kubernetes.io/etcd\": \"true\" }`"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        let target_options = lower::TargetOptions {
+            roles,
+            egress: options.egress,
+            allow_lockout: options.allow_lockout,
+            allow_lossy: options.allow_lossy,
+        };
         match lower::lowerer(target).lower(&checked, &target_options) {
-            Ok((text, mut found)) => {
-                outcome.output = Some(text);
+            Ok((documents, mut found)) => {
+                outcome.output = Some(documents.iter().map(|d| d.text.as_str()).collect());
+                outcome.documents = documents;
                 outcome.diagnostics.append(&mut found);
             }
             Err(mut found) => outcome.diagnostics.append(&mut found),
@@ -104,7 +132,7 @@ pub fn check_program(
         }
     }
     diag::sort(&mut diagnostics);
-    Ok((Outcome { sources, diagnostics, output: None }, checked))
+    Ok((Outcome { sources, diagnostics, output: None, documents: Vec::new() }, checked))
 }
 
 /// `name=value` as a `set` statement of the command-line pseudo-file.

@@ -49,15 +49,20 @@ enum Command {
         /// For host firewalls: the role(s) of the host, comma-separated (`etcd,controlplane`).
         #[arg(long, value_delimiter = ',')]
         role: Vec<String>,
-        /// For host firewalls: write one ROLE.nft per role into this directory.
+        /// Write one file per part into this directory: ROLE.nft per role for host firewalls,
+        /// one YAML file per policy for the Kubernetes targets.
         #[arg(long, conflicts_with = "role")]
         out_dir: Option<String>,
-        /// For host firewalls: filter outgoing traffic too.
+        /// For host firewalls and NetworkPolicies: filter outgoing traffic too.
         #[arg(long)]
         egress: bool,
         /// For host firewalls: do not warn when no flow lets an operator in over SSH.
         #[arg(long)]
         allow_lockout: bool,
+        /// For the Kubernetes targets: leave out what the target cannot express (with a warning
+        /// and a comment in the output) instead of failing.
+        #[arg(long)]
+        allow_lossy: bool,
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
@@ -139,6 +144,11 @@ enum TargetArg {
     Markdown,
     /// A host firewall for `nft -f` (needs --role or --out-dir).
     Nftables,
+    /// Kubernetes NetworkPolicies for the roles bound to pods.
+    #[value(name = "networkpolicy")]
+    NetworkPolicy,
+    /// Calico GlobalNetworkPolicies for the roles bound to nodes.
+    Calico,
 }
 
 impl From<TargetArg> for Target {
@@ -148,6 +158,8 @@ impl From<TargetArg> for Target {
             TargetArg::Dot => Target::Dot,
             TargetArg::Markdown => Target::Markdown,
             TargetArg::Nftables => Target::Nftables,
+            TargetArg::NetworkPolicy => Target::NetworkPolicy,
+            TargetArg::Calico => Target::Calico,
         }
     }
 }
@@ -187,6 +199,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             out_dir,
             egress,
             allow_lockout,
+            allow_lossy,
             deny_warnings,
             settings,
             report,
@@ -199,23 +212,33 @@ fn run(cli: Cli) -> Result<u8, String> {
                         .into(),
                 );
             }
-            if !per_host && (!role.is_empty() || out_dir.is_some() || egress || allow_lockout) {
-                return Err(format!(
-                    "--role, --out-dir, --egress and --allow-lockout are for host firewalls, not for --target {}",
-                    target.name()
-                ));
+            let kubernetes = matches!(target, Target::NetworkPolicy | Target::Calico);
+            let misplaced = [
+                ("--role", !role.is_empty() && !per_host),
+                ("--out-dir", out_dir.is_some() && !per_host && !kubernetes),
+                ("--egress", egress && !matches!(target, Target::Nftables | Target::NetworkPolicy)),
+                ("--allow-lockout", allow_lockout && !per_host),
+                ("--allow-lossy", allow_lossy && !kubernetes),
+            ];
+            if let Some((flag, _)) = misplaced.iter().find(|(_, wrong)| *wrong) {
+                let hint = match *flag {
+                    "--egress" if target == Target::Calico => "; Calico host policies always cover both directions",
+                    _ => "",
+                };
+                return Err(format!("{flag} does not apply to --target {}{hint}", target.name()));
             }
             let root = root_of(input);
             let settings = settings.collect()?;
-            let options = Options { target: Some(target), settings, roles: role, egress, allow_lockout };
+            let options = Options { target: Some(target), settings, roles: role, egress, allow_lockout, allow_lossy };
             match out_dir {
-                Some(dir) => build_every_role(&root, &options, &dir, deny_warnings, &report),
-                None => {
+                Some(dir) if per_host => build_every_role(&root, &options, &dir, deny_warnings, &report),
+                out_dir => {
                     let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
                     print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
                     let code = exit_code(&outcome, deny_warnings);
-                    match (&outcome.output, code) {
-                        (Some(text), 0) => write_output(text, output.as_deref())?,
+                    match (&outcome.output, code, out_dir) {
+                        (Some(_), 0, Some(dir)) => write_documents(&outcome.documents, &dir)?,
+                        (Some(text), 0, None) => write_output(text, output.as_deref())?,
                         _ if code == 0 => return Err("internal: no output and no error".into()),
                         _ => {}
                     }
@@ -290,8 +313,8 @@ fn build_every_role(
     };
     let program = &checked.graph().program;
     let names = program.node_names();
-    // Every role that takes part in a flow of this build; a vocabulary role that no flow
-    // mentions would get a firewall that drops everything.
+    // Every host role that takes part in a flow of this build; a vocabulary role that no flow
+    // mentions would get a firewall that drops everything, and a role bound to pods is a workload.
     let edges = &checked.graph().edges;
     let active = |index: usize| edges.iter().any(|e| e.built() && (e.from.index() == index || e.to.index() == index));
     let roles: Vec<String> = program
@@ -299,7 +322,11 @@ fn build_every_role(
         .iter()
         .zip(&names)
         .enumerate()
-        .filter(|(index, (n, _))| n.kind == portc::hir::NodeKind::Role && active(*index))
+        .filter(|(index, (n, _))| {
+            n.kind == portc::hir::NodeKind::Role
+                && active(*index)
+                && n.selector.as_ref().is_none_or(|s| s.kind != portc::ast::SelectorKind::Pods)
+        })
         .map(|(_, (_, name))| name.clone())
         .collect();
     let mut files = Vec::new();
@@ -321,6 +348,15 @@ fn build_every_role(
         write_output(&text, Some(&path))?;
     }
     Ok(0)
+}
+
+/// Writes each document to `DIR/NAME`, only after every one of them was produced.
+fn write_documents(documents: &[portc::lower::Document], dir: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
+    for document in documents {
+        write_output(&document.text, Some(&format!("{dir}/{}", document.name)))?;
+    }
+    Ok(())
 }
 
 /// A file path, or else the name of a stdlib module.

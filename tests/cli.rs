@@ -229,3 +229,55 @@ fn a_host_firewall_is_for_roles_only() {
     let missing = portc(&["build", site, "--target", "nftables"]);
     assert_eq!(code(&missing), 2);
 }
+
+#[test]
+fn kubernetes_targets_write_one_file_per_policy() {
+    let dir = scratch("networkpolicies");
+    let out = dir.join("out");
+    let out_arg = out.to_string_lossy().into_owned();
+    let site = "examples/three-tier-site.ports";
+    let built = portc(&["build", site, "--target", "networkpolicy", "--egress", "--out-dir", &out_arg]);
+    assert_eq!(code(&built), 0, "{}", text(&built.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .expect("out dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["shop-api.portc-backend.yaml", "shop-data.portc-database.yaml", "shop-web.portc-frontend.yaml"]);
+    // The files together are the single-stream output.
+    let whole = portc(&["build", site, "--target", "networkpolicy", "--egress"]);
+    let joined: String =
+        files.iter().map(|f| std::fs::read_to_string(out.join(f)).expect("readable")).collect::<Vec<_>>().join("");
+    assert_eq!(joined, text(&whole.stdout));
+
+    // A lossy build without --allow-lossy writes nothing.
+    let lossy = dir.join("lossy");
+    let failed = portc(&[
+        "build",
+        "tests/ui/E0303_networkpolicy_icmp.ports",
+        "--target",
+        "networkpolicy",
+        "--out-dir",
+        &lossy.to_string_lossy(),
+    ]);
+    assert_eq!(code(&failed), 1);
+    assert!(!lossy.exists());
+}
+
+#[test]
+fn target_flags_are_checked() {
+    let site = "examples/rancher-custom-site.ports";
+    for (args, wanted) in [
+        (&["--target", "calico", "--egress"][..], "Calico host policies always cover both directions"),
+        (&["--target", "json", "--allow-lossy"][..], "--allow-lossy does not apply to --target json"),
+        (&["--target", "networkpolicy", "--role", "etcd"][..], "--role does not apply to --target networkpolicy"),
+        (&["--target", "networkpolicy"][..], "no role is bound to pods"),
+    ] {
+        let mut all = vec!["build", site];
+        all.extend_from_slice(args);
+        let run = portc(&all);
+        assert_eq!(code(&run), 2, "{args:?}");
+        assert!(text(&run.stderr).contains(wanted), "{args:?}: {}", text(&run.stderr));
+    }
+}

@@ -31,6 +31,7 @@ fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &s
         roles: vec![role.to_string()],
         egress,
         allow_lockout: true,
+        ..Options::default()
     };
     let outcome = portc::compile(root, loader, &options).expect("loads");
     let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
@@ -84,7 +85,7 @@ fn nft_accepts_every_ruleset() {
         let root = Root::File(example);
         // Egress too where every peer has addresses (a pod-selected workload has none).
         let egress = root == Root::File("examples/rancher-custom-site.ports".into());
-        for role in support::active_roles(&root, &FsLoader, &[]) {
+        for role in support::host_roles(&root, &FsLoader, &[]) {
             let text = ruleset(&root, &FsLoader, &[], &role, egress);
             nft_check(&text).unwrap_or_else(|e| panic!("{root:?} as {role}: nft refuses it:\n{e}\n{text}"));
             checked += 1;
@@ -93,7 +94,7 @@ fn nft_accepts_every_ruleset() {
     for module in portc::stdlib::modules() {
         let (loader, settings) = test_binding(module.name);
         let root = Root::File("site.ports".into());
-        for role in support::active_roles(&root, &loader, &settings) {
+        for role in support::host_roles(&root, &loader, &settings) {
             let text = ruleset(&root, &loader, &settings, &role, false);
             nft_check(&text).unwrap_or_else(|e| panic!("{} as {role}: nft refuses it:\n{e}\n{text}", module.name));
             checked += 1;

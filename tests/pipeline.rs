@@ -26,12 +26,35 @@ fn build(root: &Root, loader: &dyn portc::SourceLoader, target: Target) -> Strin
     outcome.output.expect("no errors, so there is output")
 }
 
+/// The targets `root` builds for without naming a role: every one but nftables, and the
+/// Kubernetes targets only where a role is bound to pods (networkpolicy) or to nodes (calico).
+fn site_targets(root: &Root, loader: &dyn portc::SourceLoader) -> Vec<Target> {
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(root, loader, "", &mut map).expect("root loads");
+    let bound = |kind| {
+        program
+            .nodes
+            .iter()
+            .any(|n| n.kind == portc::hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
+    };
+    Target::ALL
+        .iter()
+        .copied()
+        .filter(|t| match t {
+            Target::Nftables => false,
+            Target::NetworkPolicy => bound(portc::ast::SelectorKind::Pods),
+            Target::Calico => bound(portc::ast::SelectorKind::Nodes),
+            _ => true,
+        })
+        .collect()
+}
+
 #[test]
 fn examples_for_every_target() {
     insta::glob!("../examples", "*.ports", |path| {
         let name =
             std::path::Path::new("examples").join(path.file_name().expect("a file")).to_string_lossy().into_owned();
-        for &target in Target::ALL.iter().filter(|t| **t != Target::Nftables) {
+        for target in site_targets(&Root::File(name.clone()), &FsLoader) {
             let output = build(&Root::File(name.clone()), &FsLoader, target);
             insta::assert_snapshot!(
                 format!("{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), target.name()),
@@ -49,7 +72,7 @@ fn examples_as_host_firewalls() {
             std::path::Path::new("examples").join(path.file_name().expect("a file")).to_string_lossy().into_owned();
         let root = Root::File(name);
         let mut all = String::new();
-        for role in support::active_roles(&root, &FsLoader, &placeholders(&root, &FsLoader)) {
+        for role in support::host_roles(&root, &FsLoader, &placeholders(&root, &FsLoader)) {
             let options = Options { target: Some(Target::Nftables), roles: vec![role.clone()], ..Options::default() };
             let outcome = portc::compile(&root, &FsLoader, &options).expect("loads");
             let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
@@ -65,8 +88,9 @@ fn examples_as_host_firewalls() {
 #[test]
 fn stdlib_modules_for_every_target() {
     for module in portc::stdlib::modules() {
-        for &target in Target::ALL.iter().filter(|t| **t != Target::Nftables) {
-            let output = build(&Root::Module(module.name.to_string()), &FsLoader, target);
+        let root = Root::Module(module.name.to_string());
+        for target in site_targets(&root, &FsLoader) {
+            let output = build(&root, &FsLoader, target);
             insta::assert_snapshot!(format!("stdlib.{}.{}", module.name, target.name()), output);
         }
     }

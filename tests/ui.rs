@@ -13,7 +13,7 @@ fn relative(path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
-/// Checks a case, or builds it when a line `# build: --target T [--role R] [--egress]` asks,
+/// Checks a case, or builds it when a line `# build: --target T [--role R] [--egress] [--allow-lossy]` asks,
 /// and renders the diagnostics without colour.
 fn render_case(name: &str) -> String {
     let text = std::fs::read_to_string(name).unwrap_or_default();
@@ -26,12 +26,15 @@ fn render_case(name: &str) -> String {
         Some("nftables") => portc::Target::Nftables,
         Some("markdown") => portc::Target::Markdown,
         Some("dot") => portc::Target::Dot,
+        Some("networkpolicy") => portc::Target::NetworkPolicy,
+        Some("calico") => portc::Target::Calico,
         _ => portc::Target::Json,
     };
     let options = portc::Options {
         target: Some(target),
         roles: value("--role").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default(),
         egress: words.contains(&"--egress"),
+        allow_lossy: words.contains(&"--allow-lossy"),
         ..portc::Options::default()
     };
     match portc::compile(&portc::Root::File(name.to_string()), &FsLoader, &options) {

@@ -121,6 +121,12 @@ pub enum Code {
     Lockout,
     /// `build --target nftables --egress` where no flow lets the host reach DNS.
     EgressWithoutDns,
+    /// `build --target networkpolicy` where a flow to a pod role is `icmp`.
+    NotExpressible,
+    /// `build --target networkpolicy --allow-lossy` where a flow to a pod role is `icmp`.
+    LeftOut,
+    /// `build --target calico` where a flow to a node role is `tcp 22` from a few addresses.
+    FailsafeMoot,
 }
 
 impl Code {
@@ -180,6 +186,9 @@ impl Code {
         Code::UndecidedCondition,
         Code::Lockout,
         Code::EgressWithoutDns,
+        Code::NotExpressible,
+        Code::LeftOut,
+        Code::FailsafeMoot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -239,6 +248,9 @@ impl Code {
             Code::UndecidedCondition => "E0302",
             Code::Lockout => "W0301",
             Code::EgressWithoutDns => "W0302",
+            Code::NotExpressible => "E0303",
+            Code::LeftOut => "W0303",
+            Code::FailsafeMoot => "W0304",
         }
     }
 

@@ -6,13 +6,12 @@ use std::fmt::Write as _;
 
 use super::Lower;
 use crate::check::Checked;
-use crate::diag::Diagnostic;
 use crate::hir::NodeKind;
 
 pub struct Dot;
 
 impl Lower for Dot {
-    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -52,7 +51,7 @@ impl Lower for Dot {
             let _ = writeln!(out, "  {} -> {} [label={}{style}];", quote(from), quote(to), quote(&list.join("\\n")));
         }
         out.push_str("}\n");
-        Ok((out, Vec::new()))
+        Ok((super::Document::whole(out), Vec::new()))
     }
 }
 

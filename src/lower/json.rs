@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::Lower;
 use crate::check::Checked;
-use crate::diag::Diagnostic;
 use crate::graph::Edge;
 use crate::hir::{Cond, NodeKind, Program};
 
@@ -14,7 +13,7 @@ pub const FORMAT: &str = "portc.flows/v1";
 pub struct Json;
 
 impl Lower for Json {
-    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -29,7 +28,7 @@ impl Lower for Json {
         };
         let mut text = serde_json::to_string_pretty(&document).expect("invariant: plain data serialises");
         text.push('\n');
-        Ok((text, Vec::new()))
+        Ok((super::Document::whole(text), Vec::new()))
     }
 }
 

@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 
 use super::Lower;
 use crate::check::Checked;
-use crate::diag::Diagnostic;
 use crate::graph::Edge;
 use crate::hir::{Cond, NodeKind, Program};
 
@@ -25,7 +24,7 @@ struct RowKey {
 }
 
 impl Lower for Markdown {
-    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -35,7 +34,7 @@ impl Lower for Markdown {
         matrix(program, &names, &edges, &mut out);
         rules(program, &names, &edges, &mut out);
         notes(program, &edges, &mut out);
-        Ok((out, Vec::new()))
+        Ok((super::Document::whole(out), Vec::new()))
     }
 }
 

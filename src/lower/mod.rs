@@ -1,12 +1,21 @@
 //! Targets: one file per output format, each turning a `Checked` graph into text.
+//! `kubernetes.rs` holds what the two Kubernetes targets share.
 
+pub mod calico;
 mod dot;
 mod json;
+mod kubernetes;
 mod markdown;
+mod networkpolicy;
 mod nftables;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::check::Checked;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
+use crate::graph::Edge;
+use crate::hir::{Cond, NodeId, Program};
+use crate::protocol::Protocol;
 
 /// An output format of `portc build`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,10 +24,13 @@ pub enum Target {
     Dot,
     Markdown,
     Nftables,
+    NetworkPolicy,
+    Calico,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Json, Target::Dot, Target::Markdown, Target::Nftables];
+    pub const ALL: &'static [Target] =
+        &[Target::Json, Target::Dot, Target::Markdown, Target::Nftables, Target::NetworkPolicy, Target::Calico];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -26,6 +38,8 @@ impl Target {
             Target::Dot => "dot",
             Target::Markdown => "markdown",
             Target::Nftables => "nftables",
+            Target::NetworkPolicy => "networkpolicy",
+            Target::Calico => "calico",
         }
     }
 }
@@ -35,16 +49,37 @@ impl Target {
 pub struct TargetOptions {
     /// For host firewalls: the roles the host holds (their union is built).
     pub roles: Vec<crate::hir::NodeId>,
-    /// For host firewalls: filter outgoing traffic too.
+    /// For host firewalls and NetworkPolicies: filter outgoing traffic too.
     pub egress: bool,
     /// For host firewalls: do not warn when no flow lets an operator in over SSH.
     pub allow_lockout: bool,
+    /// For the Kubernetes targets: leave out what the target cannot express, with a warning and a
+    /// comment in the output, instead of failing.
+    pub allow_lossy: bool,
 }
 
+/// One part of a target's output: the whole output for most targets, one manifest per policy for
+/// the Kubernetes targets, which `--out-dir` writes to files of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    /// A file name for the part, unique within one output.
+    pub name: String,
+    pub text: String,
+}
+
+impl Document {
+    /// The whole output as one part.
+    pub fn whole(text: String) -> Vec<Document> {
+        vec![Document { name: String::new(), text }]
+    }
+}
+
+/// `Ok` carries the output and the target's warnings; `Err` the errors that prevent it.
+pub type Lowered = Result<(Vec<Document>, Vec<Diagnostic>), Vec<Diagnostic>>;
+
 /// A target: everything it cannot express is a diagnostic, never a silent drop.
-/// `Ok` carries the output and the target's warnings.
 pub trait Lower {
-    fn lower(&self, policy: &Checked, options: &TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>>;
+    fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered;
 }
 
 pub fn lowerer(target: Target) -> Box<dyn Lower> {
@@ -53,5 +88,102 @@ pub fn lowerer(target: Target) -> Box<dyn Lower> {
         Target::Dot => Box::new(dot::Dot),
         Target::Markdown => Box::new(markdown::Markdown),
         Target::Nftables => Box::new(nftables::Nftables),
+        Target::NetworkPolicy => Box::new(networkpolicy::NetworkPolicies),
+        Target::Calico => Box::new(calico::Calico),
+    }
+}
+
+/// A flow the build leaves undecided would be silently open or silently closed: an error for
+/// every flow with an edge that `concerns` the output.
+fn undecided(program: &Program, edges: &[&Edge], concerns: impl Fn(&Edge) -> bool, errors: &mut Vec<Diagnostic>) {
+    let mut seen = BTreeSet::new();
+    for edge in edges.iter().filter(|e| concerns(e)) {
+        if edge.residual == Cond::Const(true) || !seen.insert(edge.flow) {
+            continue;
+        }
+        let Some(flow) = program.flows.get(edge.flow.index()) else { continue };
+        errors.push(
+            Diagnostic::new(
+                Code::UndecidedCondition,
+                "this flow depends on a setting the build leaves open",
+                flow.span,
+                "undecided",
+            )
+            .with_note(format!("what is left of its condition: {}", edge.residual.display(program)))
+            .with_help(
+                "a firewall or policy is either open or closed: `set` the flags and options it names, or pass `--set`",
+            ),
+        );
+    }
+}
+
+/// Where an edge comes from, for comments and annotations in the output:
+/// `Rancher agent (3)(5) [rancher.downstream.custom:76]`.
+fn provenance(program: &Program, edge: &Edge) -> String {
+    let flow = program.flows.get(edge.flow.index());
+    let module = flow.and_then(|f| program.modules.get(f.module.index())).map_or("?", |m| m.name.as_str());
+    let line = flow.map_or(0, |f| f.line);
+    let description = flow.and_then(|f| f.description.clone()).unwrap_or_else(|| edge.protocol.to_string());
+    let notes: Vec<&str> = flow
+        .map(|f| f.notes.iter().filter_map(|n| program.notes.get(n.index())).map(|n| n.label.as_str()).collect())
+        .unwrap_or_default();
+    let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(")(")) };
+    format!("{description}{notes} [{module}:{line}]")
+}
+
+/// The name a node goes by in the output.
+fn node_name(names: &[String], node: NodeId) -> &str {
+    names.get(node.index()).map_or("?", String::as_str)
+}
+
+/// What one role allows from (or to) one peer, each entry with the provenance of the flows that
+/// need it.
+#[derive(Clone, Debug, Default)]
+struct Allowed {
+    /// (protocol, start, end) -> provenance; after `merge_overlaps`, no two ranges of one protocol overlap.
+    ported: BTreeMap<(Protocol, u16, u16), BTreeSet<String>>,
+    /// Protocols without ports -> provenance.
+    portless: BTreeMap<Protocol, BTreeSet<String>>,
+}
+
+impl Allowed {
+    fn add(&mut self, edge: &Edge, provenance: String) {
+        match edge.ports {
+            Some((start, end)) => {
+                self.ported.entry((edge.protocol, start, end)).or_default().insert(provenance);
+            }
+            None => {
+                self.portless.entry(edge.protocol).or_default().insert(provenance);
+            }
+        }
+    }
+
+    /// Merges overlapping ranges of one protocol (interval sets reject overlapping elements, and
+    /// manifests read better without them).
+    fn merge_overlaps(&mut self) {
+        let mut merged: BTreeMap<(Protocol, u16, u16), BTreeSet<String>> = BTreeMap::new();
+        let mut current: Option<((Protocol, u16, u16), BTreeSet<String>)> = None;
+        for ((protocol, start, end), comments) in std::mem::take(&mut self.ported) {
+            match current.as_mut() {
+                Some(((p, _, e), c)) if *p == protocol && start <= *e => {
+                    *e = (*e).max(end);
+                    c.extend(comments);
+                }
+                _ => {
+                    if let Some((key, c)) = current.replace(((protocol, start, end), comments)) {
+                        merged.insert(key, c);
+                    }
+                }
+            }
+        }
+        if let Some((key, c)) = current {
+            merged.insert(key, c);
+        }
+        self.ported = merged;
+    }
+
+    /// Whether TCP or UDP port 53 is allowed.
+    fn reaches_dns(&self) -> bool {
+        self.ported.keys().any(|(p, s, e)| matches!(p, Protocol::Udp | Protocol::Tcp) && *s <= 53 && 53 <= *e)
     }
 }

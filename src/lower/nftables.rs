@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::{Lower, TargetOptions};
+use super::{Allowed, Lower, TargetOptions};
 use crate::check::Checked;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::Edge;
@@ -29,17 +29,8 @@ enum Direction {
     Out,
 }
 
-/// What the host allows to or from one peer (or to itself, for local traffic).
-#[derive(Default)]
-struct Allowed {
-    /// (protocol, start, end) -> comments; merged so that no two intervals overlap.
-    ported: BTreeMap<(Protocol, u16, u16), BTreeSet<String>>,
-    /// Protocols without ports -> comments.
-    portless: BTreeMap<Protocol, BTreeSet<String>>,
-}
-
 impl Lower for Nftables {
-    fn lower(&self, policy: &Checked, options: &TargetOptions) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
+    fn lower(&self, policy: &Checked, options: &TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;
         let names = program.node_names();
@@ -47,7 +38,7 @@ impl Lower for Nftables {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let built: Vec<&Edge> = graph.edges.iter().filter(|e| e.built()).collect();
-        undecided(program, &built, &roles, &mut errors);
+        super::undecided(program, &built, |e| roles.contains(&e.to) || roles.contains(&e.from), &mut errors);
         let inbound = collect(program, &built, &roles, Direction::In, &mut errors);
         let outbound = if options.egress {
             collect(program, &built, &roles, Direction::Out, &mut errors)
@@ -64,30 +55,7 @@ impl Lower for Nftables {
             warnings.push(no_dns(program, &names, &roles));
         }
         let text = render(program, &names, &roles, &inbound, options.egress.then_some(&outbound));
-        Ok((text, warnings))
-    }
-}
-
-/// A flow the build leaves undecided would be silently open or silently closed: an error.
-fn undecided(program: &Program, edges: &[&Edge], roles: &BTreeSet<NodeId>, errors: &mut Vec<Diagnostic>) {
-    let mut seen = BTreeSet::new();
-    for edge in edges.iter().filter(|e| roles.contains(&e.to) || roles.contains(&e.from)) {
-        if edge.residual == Cond::Const(true) || !seen.insert(edge.flow) {
-            continue;
-        }
-        let Some(flow) = program.flows.get(edge.flow.index()) else { continue };
-        errors.push(
-            Diagnostic::new(
-                Code::UndecidedCondition,
-                "this flow depends on a setting the build leaves open",
-                flow.span,
-                "undecided",
-            )
-            .with_note(format!("what is left of its condition: {}", edge.residual.display(program)))
-            .with_help(
-                "a host firewall is either open or closed: `set` the flags and options it names, or pass `--set`",
-            ),
-        );
+        Ok((super::Document::whole(text), warnings))
     }
 }
 
@@ -126,17 +94,10 @@ fn collect(
             }
             peers.entry(peer).or_default()
         };
-        match edge.ports {
-            Some((start, end)) => {
-                target.ported.entry((edge.protocol, start, end)).or_default().insert(comment);
-            }
-            None => {
-                target.portless.entry(edge.protocol).or_default().insert(comment);
-            }
-        }
+        target.add(edge, comment);
     }
     for allowed in peers.values_mut().chain(std::iter::once(&mut local)) {
-        merge_overlaps(allowed);
+        allowed.merge_overlaps();
     }
     (peers, local)
 }
@@ -161,40 +122,9 @@ fn default_span() -> crate::span::Span {
     crate::span::Span::new(crate::span::FileId(0), 0, 0)
 }
 
-/// Interval sets reject overlapping elements: merge overlapping ranges of one protocol.
-fn merge_overlaps(allowed: &mut Allowed) {
-    let mut merged: BTreeMap<(Protocol, u16, u16), BTreeSet<String>> = BTreeMap::new();
-    let mut current: Option<((Protocol, u16, u16), BTreeSet<String>)> = None;
-    for ((protocol, start, end), comments) in std::mem::take(&mut allowed.ported) {
-        match current.as_mut() {
-            Some(((p, _, e), c)) if *p == protocol && start <= *e => {
-                *e = (*e).max(end);
-                c.extend(comments);
-            }
-            _ => {
-                if let Some((key, c)) = current.replace(((protocol, start, end), comments)) {
-                    merged.insert(key, c);
-                }
-            }
-        }
-    }
-    if let Some((key, c)) = current {
-        merged.insert(key, c);
-    }
-    allowed.ported = merged;
-}
-
-/// `Rancher agent [rancher.downstream.custom:76]`, cut to what nft keeps, without quotes.
+/// The provenance of an edge, as nft accepts it in a comment.
 fn comment(program: &Program, edge: &Edge) -> String {
-    let flow = program.flows.get(edge.flow.index());
-    let module = flow.and_then(|f| program.modules.get(f.module.index())).map_or("?", |m| m.name.as_str());
-    let line = flow.map_or(0, |f| f.line);
-    let description = flow.and_then(|f| f.description.clone()).unwrap_or_else(|| edge.protocol.to_string());
-    let notes: Vec<&str> = flow
-        .map(|f| f.notes.iter().filter_map(|n| program.notes.get(n.index())).map(|n| n.label.as_str()).collect())
-        .unwrap_or_default();
-    let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(")(")) };
-    clean(&format!("{description}{notes} [{module}:{line}]"))
+    clean(&super::provenance(program, edge))
 }
 
 /// A string nft accepts as a comment: no quotes or control characters, at most `MAX_COMMENT` bytes.
@@ -227,9 +157,7 @@ fn reaches_ssh(peers: &BTreeMap<NodeId, Allowed>) -> bool {
 }
 
 fn reaches_dns(peers: &BTreeMap<NodeId, Allowed>) -> bool {
-    peers
-        .values()
-        .any(|a| a.ported.keys().any(|(p, s, e)| matches!(p, Protocol::Udp | Protocol::Tcp) && *s <= 53 && 53 <= *e))
+    peers.values().any(Allowed::reaches_dns)
 }
 
 fn role_span(program: &Program, roles: &BTreeSet<NodeId>) -> crate::span::Span {

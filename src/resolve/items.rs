@@ -540,6 +540,7 @@ impl Resolver<'_> {
                             kind: s.kind,
                             labels,
                             namespace: s.namespace.as_ref().map(|n| n.value.clone()),
+                            span: s.span,
                         });
                     }
                 }

@@ -77,13 +77,13 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
         }
         let end = scan::statement_end(text, start);
         // A statement that nests too deeply is skipped whole, without running pest on it.
-        if let Some(&&deep) = too_deep.peek() {
-            if deep < end {
-                diagnostics.push(error::too_deep(file, deep));
-                while too_deep.next_if(|&&d| d < end).is_some() {}
-                offset = end;
-                continue;
-            }
+        if let Some(&&deep) = too_deep.peek()
+            && deep < end
+        {
+            diagnostics.push(error::too_deep(file, deep));
+            while too_deep.next_if(|&&d| d < end).is_some() {}
+            offset = end;
+            continue;
         }
         let slice = text.get(start..end).unwrap_or_default();
         match PortsParser::parse(Rule::statement, slice) {

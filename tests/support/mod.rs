@@ -56,8 +56,9 @@ pub fn examples() -> Vec<String> {
     names
 }
 
-/// Every role that takes part in a flow of the build, by name.
-pub fn active_roles(root: &portc::Root, loader: &dyn portc::SourceLoader, settings: &[String]) -> Vec<String> {
+/// Every host role that takes part in a flow of the build, by name: a role bound to pods is a
+/// workload, which gets NetworkPolicies, not a host firewall.
+pub fn host_roles(root: &portc::Root, loader: &dyn portc::SourceLoader, settings: &[String]) -> Vec<String> {
     let (outcome, checked) = portc::check_program(root, loader, settings).expect("root loads");
     let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
     let checked = checked.unwrap_or_else(|| panic!("{root:?}:\n{rendered}"));
@@ -68,7 +69,12 @@ pub fn active_roles(root: &portc::Root, loader: &dyn portc::SourceLoader, settin
         .iter()
         .filter(|e| e.built())
         .flat_map(|e| [e.from, e.to])
-        .filter(|n| graph.program.nodes.get(n.index()).is_some_and(|n| n.kind == portc::hir::NodeKind::Role))
+        .filter(|n| {
+            graph.program.nodes.get(n.index()).is_some_and(|n| {
+                n.kind == portc::hir::NodeKind::Role
+                    && n.selector.as_ref().is_none_or(|s| s.kind != portc::ast::SelectorKind::Pods)
+            })
+        })
         .filter_map(|n| names.get(n.index()).cloned())
         .collect();
     roles.sort();

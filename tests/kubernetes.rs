@@ -1,0 +1,297 @@
+//! The Kubernetes targets, judged by real tools: every manifest reads back into its typed
+//! structs with nothing left over, `kubernetes-validate --strict` accepts the NetworkPolicies, and
+//! IBM's network-config-analyzer proves (tests/kubernetes/connectivity.py) that the policies allow
+//! exactly the declared flows, both ways.
+
+#![allow(clippy::disallowed_methods)] // Tests write the manifests for the outside tools to read.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use portc::lower::calico::GlobalNetworkPolicy;
+use portc::{FsLoader, MemoryLoader, Options, Root, SourceLoader, Target};
+
+/// A site and how to build it.
+struct Case {
+    name: String,
+    root: Root,
+    loader: Box<dyn SourceLoader>,
+    target: Target,
+    egress: bool,
+    settings: Vec<String>,
+}
+
+impl Case {
+    fn file(path: &str, target: Target, egress: bool) -> Case {
+        Case {
+            name: format!("{path} ({}{})", target.name(), if egress { ", egress" } else { "" }),
+            root: Root::File(path.to_string()),
+            loader: Box::new(FsLoader),
+            target,
+            egress,
+            settings: Vec::new(),
+        }
+    }
+
+    fn build(&self, target: Target) -> portc::Outcome {
+        let egress = self.egress && target == Target::NetworkPolicy;
+        let options = Options { target: Some(target), egress, settings: self.settings.clone(), ..Options::default() };
+        let outcome = portc::compile(&self.root, self.loader.as_ref(), &options).expect("root loads");
+        let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+        assert!(outcome.output.is_some(), "{}: no {} output:\n{rendered}", self.name, target.name());
+        outcome
+    }
+}
+
+fn networkpolicy_cases() -> Vec<Case> {
+    vec![
+        Case::file("examples/three-tier-site.ports", Target::NetworkPolicy, false),
+        Case::file("examples/three-tier-site.ports", Target::NetworkPolicy, true),
+        Case::file("examples/kubernetes-site.ports", Target::NetworkPolicy, false),
+        Case::file("examples/kubernetes-site.ports", Target::NetworkPolicy, true),
+    ]
+}
+
+fn calico_cases() -> Vec<Case> {
+    vec![
+        Case::file("examples/rancher-custom-site.ports", Target::Calico, false),
+        Case::file("examples/kubernetes-site.ports", Target::Calico, false),
+        stdlib_site("kubernetes"),
+        stdlib_site("dce5.calico"),
+    ]
+}
+
+/// A site that uses a stdlib module as a cluster would: every role bound to the nodes labelled
+/// with its name (and to a test prefix), every external to a test prefix, every undecided flag
+/// false, every undecided option its first choice, every unset param a placeholder port.
+fn stdlib_site(module: &str) -> Case {
+    let root = Root::Module(module.to_string());
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(&root, &FsLoader, "", &mut map).expect("loads");
+    let mut site = format!("use {module}\n");
+    for (i, node) in program.nodes.iter().enumerate() {
+        let name = format!("{module}.{}", node.name);
+        if node.addresses.is_empty() {
+            site.push_str(&format!("bind {name} = 10.{}.{}.0/24\n", 200 + i / 256, i % 256));
+        }
+        if node.kind == portc::hir::NodeKind::Role && node.selector.is_none() {
+            site.push_str(&format!("bind {name} = nodes {{ \"portc.test/role\": \"{}\" }}\n", node.name));
+        }
+    }
+    for (flag, value) in program.flags.iter().zip(&program.config.flags) {
+        if value.is_none() {
+            site.push_str(&format!("set {module}.{} = false\n", flag.name));
+        }
+    }
+    for (option, value) in program.options.iter().zip(&program.config.options) {
+        if let (None, Some(first)) = (value, option.choices.first()) {
+            site.push_str(&format!("set {module}.{} = {first}\n", option.name));
+        }
+    }
+    let mut loader = MemoryLoader::default();
+    loader.files.insert("site.ports".into(), site.into_bytes());
+    Case {
+        name: format!("a site using {module} (calico)"),
+        root: Root::File("site.ports".into()),
+        loader: Box::new(loader),
+        target: Target::Calico,
+        egress: false,
+        settings: support::placeholder_params(&program),
+    }
+}
+
+/// A YAML document as plain data, for comparison.
+fn value(yaml: &str) -> serde_json::Value {
+    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("not YAML: {e}\n{yaml}"))
+}
+
+/// Reading the document into `T` and writing it back gives the same data: no field is unknown
+/// to the type, none is lost, none changes.
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(case: &str, yaml: &str) {
+    let original = value(yaml);
+    let typed: T = serde_json::from_value(original.clone())
+        .unwrap_or_else(|e| panic!("{case}: does not read back into its type: {e}\n{yaml}"));
+    let again = serde_json::to_value(&typed).expect("serialises");
+    assert_eq!(again, original, "{case}: changes when read back into its type:\n{yaml}");
+}
+
+#[test]
+fn manifests_read_back_into_their_types() {
+    let mut checked = 0;
+    for case in networkpolicy_cases() {
+        for document in case.build(Target::NetworkPolicy).documents {
+            round_trip::<NetworkPolicy>(&case.name, &document.text);
+            checked += 1;
+        }
+    }
+    let mut cases = calico_cases();
+    cases.extend(portc::stdlib::modules().map(|m| stdlib_site(m.name)));
+    for case in cases {
+        for document in case.build(Target::Calico).documents {
+            round_trip::<GlobalNetworkPolicy>(&case.name, &document.text);
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} manifests checked");
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    let case = &calico_cases()[0];
+    let text = case.build(Target::Calico).output.expect("built");
+    let document = text.split("---\n").find(|d| d.contains("kind: GlobalNetworkPolicy")).expect("a policy");
+    let bad = document.replacen("  order:", "  ordre:", 1);
+    let parsed: Result<GlobalNetworkPolicy, _> = serde_json::from_value(value(&bad));
+    assert!(parsed.is_err(), "a misspelt field was accepted");
+}
+
+#[test]
+fn output_is_byte_identical_across_builds() {
+    for case in networkpolicy_cases().into_iter().chain(calico_cases()) {
+        let first = case.build(case.target).output;
+        assert_eq!(first, case.build(case.target).output, "{}", case.name);
+    }
+}
+
+/// Writes a case's output and its json flow graph into a fresh directory.
+fn write_case(case: &Case, dir: &Path) -> (PathBuf, PathBuf) {
+    let policies = dir.join("policies.yaml");
+    let flows = dir.join("flows.json");
+    std::fs::write(&policies, case.build(case.target).output.expect("built")).expect("writes");
+    std::fs::write(&flows, case.build(Target::Json).output.expect("built")).expect("writes");
+    (policies, flows)
+}
+
+/// Where a command is on PATH.
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file())
+}
+
+#[test]
+fn kubernetes_validate_accepts_every_networkpolicy() {
+    if !support::tool_available("kubernetes-validate") {
+        return;
+    }
+    for case in networkpolicy_cases() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (policies, _) = write_case(&case, dir.path());
+        let run = Command::new("kubernetes-validate")
+            .args(["--strict", "--kubernetes-version", "1.33.0"])
+            .arg(&policies)
+            .output()
+            .expect("kubernetes-validate runs");
+        let report = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{}: kubernetes-validate refuses it:\n{report}", case.name);
+        assert!(report.contains("passed"), "{}: kubernetes-validate checked nothing:\n{report}", case.name);
+    }
+}
+
+/// Runs tests/kubernetes/connectivity.py on a case; `Err` is its report of the differences.
+fn analyse(case: &Case) -> Result<String, String> {
+    let nca = which("nca").expect("nca is on PATH");
+    // The analyser's own interpreter, which has its modules.
+    let python = nca.parent().map(|d| d.join("python3")).filter(|p| p.is_file()).unwrap_or_else(|| "python3".into());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (policies, flows) = write_case(case, dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubernetes/connectivity.py");
+    let mut command = Command::new(python);
+    command.arg(script).arg("--flows").arg(&flows).arg("--policies").arg(&policies);
+    command.args(["--target", case.target.name()]).arg("--nca").arg(&nca);
+    if case.egress {
+        command.arg("--egress");
+    }
+    let run = command.output().expect("python3 runs");
+    let report = String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    if run.status.success() { Ok(report) } else { Err(report) }
+}
+
+#[test]
+fn networkpolicies_allow_exactly_the_declared_flows() {
+    if !support::tool_available("nca") {
+        return;
+    }
+    for case in networkpolicy_cases() {
+        match analyse(&case) {
+            Ok(report) => eprint!("{}: {report}", case.name),
+            Err(report) => panic!("{}:\n{report}", case.name),
+        }
+    }
+}
+
+#[test]
+fn calico_policies_allow_exactly_the_declared_flows() {
+    if !support::tool_available("nca") {
+        return;
+    }
+    for case in calico_cases() {
+        match analyse(&case) {
+            Ok(report) => eprint!("{}: {report}", case.name),
+            Err(report) => panic!("{}:\n{report}", case.name),
+        }
+    }
+}
+
+#[test]
+fn the_analysis_fails_on_a_policy_that_allows_too_much() {
+    if !support::tool_available("nca") {
+        return;
+    }
+    // A site whose policy is built from a file with one flow more than the json it is judged by.
+    let declared = "role web\nrole db\nbind web = pods { app: web } in namespace shop\n\
+                    bind db = pods { app: db } in namespace shop\nweb -> db : tcp 5432\n";
+    let built = format!("{declared}web -> db : tcp 6432\n");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site = |text: &str| {
+        let mut loader = MemoryLoader::default();
+        loader.files.insert("site.ports".into(), text.as_bytes().to_vec());
+        loader
+    };
+    let case = |text: &str| Case {
+        name: "site".into(),
+        root: Root::File("site.ports".into()),
+        loader: Box::new(site(text)),
+        target: Target::NetworkPolicy,
+        egress: false,
+        settings: Vec::new(),
+    };
+    let (policies, flows) = write_case(&case(declared), dir.path());
+    std::fs::write(&policies, case(&built).build(Target::NetworkPolicy).output.expect("built")).expect("writes");
+    let nca = which("nca").expect("nca is on PATH");
+    let python = nca.parent().map(|d| d.join("python3")).filter(|p| p.is_file()).unwrap_or_else(|| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubernetes/connectivity.py");
+    let run = Command::new(python)
+        .arg(script)
+        .arg("--flows")
+        .arg(&flows)
+        .arg("--policies")
+        .arg(&policies)
+        .args(["--target", "networkpolicy"])
+        .arg("--nca")
+        .arg(&nca)
+        .output()
+        .expect("runs");
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(!run.status.success(), "the analysis accepted a policy with an undeclared port:\n{report}");
+    assert!(report.contains("allowed but not declared: tcp 6432"), "{report}");
+}
+
+#[test]
+fn lossy_flows_become_comments_with_allow_lossy() {
+    let text = "role api\nrole probe\nbind api = pods { app: api } in namespace shop\n\
+                bind probe = pods { app: probe } in namespace shop\n\
+                probe -> api : tcp 8080 \"HTTP\"\nprobe -> api : icmp \"ping\"\n";
+    let mut loader = MemoryLoader::default();
+    loader.files.insert("site.ports".into(), text.as_bytes().to_vec());
+    let root = Root::File("site.ports".into());
+    let options = Options { target: Some(Target::NetworkPolicy), ..Options::default() };
+    let strict = portc::compile(&root, &loader, &options).expect("loads");
+    assert!(strict.output.is_none() && strict.has_errors(), "an ICMP flow was silently dropped");
+    let lossy = portc::compile(&root, &loader, &Options { allow_lossy: true, ..options }).expect("loads");
+    let output = lossy.output.expect("built with --allow-lossy");
+    assert!(output.contains("# Left out with --allow-lossy") && output.contains("icmp from probe to api"), "{output}");
+    assert!(lossy.diagnostics.iter().any(|d| d.code.as_str() == "W0303"));
+}
