@@ -1,6 +1,7 @@
 //! Shared test helpers. The outside-tool convention lives here: a test that needs a tool
-//! (`nft`, a schema validator, an editor) calls `tool_available`, which skips loudly on a developer
-//! machine without it and fails when `PORTC_REQUIRE_TOOLS=1` (set by .ci/run) demands every tool.
+//! (`nft`, a schema validator, an editor) calls `tool_available` (or `installed`, for what a package
+//! manager puts in the tree), which skips loudly on a developer machine without it and fails when
+//! `PORTC_REQUIRE_TOOLS=1` (set by .ci/run) demands every tool.
 
 #![allow(dead_code)] // Each test crate uses a different subset of these helpers.
 
@@ -20,6 +21,19 @@ pub fn tool_available(tool: &str) -> bool {
         panic!("`{tool}` is required (PORTC_REQUIRE_TOOLS=1) but cannot run; .ci/run should install it");
     }
     eprintln!("\n*** SKIPPED: `{tool}` is not installed; install it (see .ci/run) to run this test ***\n");
+    false
+}
+
+/// Whether `path` exists, for what a package manager installs (`npm ci` makes `node_modules`); `how`
+/// says how to install it. Skips loudly, or panics under `PORTC_REQUIRE_TOOLS=1`, like `tool_available`.
+pub fn installed(path: &std::path::Path, how: &str) -> bool {
+    if path.exists() {
+        return true;
+    }
+    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("`{}` is required (PORTC_REQUIRE_TOOLS=1) but missing; {how}", path.display());
+    }
+    eprintln!("\n*** SKIPPED: `{}` is missing; {how} to run this test ***\n", path.display());
     false
 }
 

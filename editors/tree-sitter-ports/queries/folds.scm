@@ -1,0 +1,5 @@
+; Blocks and selectors fold.
+[
+  (block_body)
+  (selector)
+] @fold

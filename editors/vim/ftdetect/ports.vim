@@ -1,0 +1,2 @@
+" .ports files: network port requirements for portc.
+autocmd BufNewFile,BufRead *.ports setfiletype ports
