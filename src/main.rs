@@ -43,7 +43,8 @@ enum Command {
         /// The output format.
         #[arg(long, short, value_enum)]
         target: TargetArg,
-        /// Write the output to this file (atomically) instead of standard output.
+        /// Write the output to this file (atomically) instead of standard output; for the
+        /// Kubernetes targets, `DIR/` (or an existing directory) gets one file per policy.
         #[arg(long, short, conflicts_with = "out_dir")]
         output: Option<String>,
         /// For host firewalls: the role(s) of the host, comma-separated (`etcd,controlplane`).
@@ -233,6 +234,11 @@ fn run(cli: Cli) -> Result<u8, String> {
             match out_dir {
                 Some(dir) if per_host => build_every_role(&root, &options, &dir, deny_warnings, &report),
                 out_dir => {
+                    // `-o DIR/` (or an existing directory) splits Kubernetes manifests like --out-dir.
+                    let out_dir = out_dir.or_else(|| {
+                        let dir = output.as_deref().filter(|o| o.ends_with('/') || Path::new(o).is_dir())?;
+                        kubernetes.then(|| dir.to_string())
+                    });
                     let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
                     print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
                     let code = exit_code(&outcome, deny_warnings);

@@ -250,6 +250,11 @@ fn kubernetes_targets_write_one_file_per_policy() {
     let joined: String =
         files.iter().map(|f| std::fs::read_to_string(out.join(f)).expect("readable")).collect::<Vec<_>>().join("");
     assert_eq!(joined, text(&whole.stdout));
+    // `-o DIR/` does the same.
+    let by_o = dir.join("by-o/");
+    let built = portc(&["build", site, "--target", "networkpolicy", "--egress", "-o", &by_o.to_string_lossy()]);
+    assert_eq!(code(&built), 0, "{}", text(&built.stderr));
+    assert_eq!(std::fs::read_dir(&by_o).expect("written").count(), 3);
 
     // A lossy build without --allow-lossy writes nothing.
     let lossy = dir.join("lossy");

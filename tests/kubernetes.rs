@@ -64,42 +64,24 @@ fn calico_cases() -> Vec<Case> {
     ]
 }
 
-/// A site that uses a stdlib module as a cluster would: every role bound to the nodes labelled
-/// with its name (and to a test prefix), every external to a test prefix, every undecided flag
-/// false, every undecided option its first choice, every unset param a placeholder port.
+/// A site that uses a stdlib module as a cluster would: every role also bound to the nodes
+/// labelled with its name (`support::stdlib_site` settles the rest).
 fn stdlib_site(module: &str) -> Case {
-    let root = Root::Module(module.to_string());
-    let mut map = portc::diag::SourceMap::default();
-    let (program, _) = portc::resolve::resolve(&root, &FsLoader, "", &mut map).expect("loads");
-    let mut site = format!("use {module}\n");
-    for (i, node) in program.nodes.iter().enumerate() {
-        let name = format!("{module}.{}", node.name);
-        if node.addresses.is_empty() {
-            site.push_str(&format!("bind {name} = 10.{}.{}.0/24\n", 200 + i / 256, i % 256));
+    let (loader, settings) = support::stdlib_site(module, |node| {
+        let role = node.kind == portc::hir::NodeKind::Role && node.selector.is_none();
+        if role {
+            format!("bind {module}.{0} = nodes {{ \"portc.test/role\": \"{0}\" }}\n", node.name)
+        } else {
+            String::new()
         }
-        if node.kind == portc::hir::NodeKind::Role && node.selector.is_none() {
-            site.push_str(&format!("bind {name} = nodes {{ \"portc.test/role\": \"{}\" }}\n", node.name));
-        }
-    }
-    for (flag, value) in program.flags.iter().zip(&program.config.flags) {
-        if value.is_none() {
-            site.push_str(&format!("set {module}.{} = false\n", flag.name));
-        }
-    }
-    for (option, value) in program.options.iter().zip(&program.config.options) {
-        if let (None, Some(first)) = (value, option.choices.first()) {
-            site.push_str(&format!("set {module}.{} = {first}\n", option.name));
-        }
-    }
-    let mut loader = MemoryLoader::default();
-    loader.files.insert("site.ports".into(), site.into_bytes());
+    });
     Case {
         name: format!("a site using {module} (calico)"),
         root: Root::File("site.ports".into()),
         loader: Box::new(loader),
         target: Target::Calico,
         egress: false,
-        settings: support::placeholder_params(&program),
+        settings,
     }
 }
 
@@ -209,12 +191,12 @@ fn analyse(case: &Case) -> Result<String, String> {
     if run.status.success() { Ok(report) } else { Err(report) }
 }
 
-#[test]
-fn networkpolicies_allow_exactly_the_declared_flows() {
+/// Every case's policies allow exactly its declared flows, as nca computes them.
+fn prove(cases: Vec<Case>) {
     if !support::tool_available("nca") {
         return;
     }
-    for case in networkpolicy_cases() {
+    for case in cases {
         match analyse(&case) {
             Ok(report) => eprint!("{}: {report}", case.name),
             Err(report) => panic!("{}:\n{report}", case.name),
@@ -223,16 +205,13 @@ fn networkpolicies_allow_exactly_the_declared_flows() {
 }
 
 #[test]
+fn networkpolicies_allow_exactly_the_declared_flows() {
+    prove(networkpolicy_cases());
+}
+
+#[test]
 fn calico_policies_allow_exactly_the_declared_flows() {
-    if !support::tool_available("nca") {
-        return;
-    }
-    for case in calico_cases() {
-        match analyse(&case) {
-            Ok(report) => eprint!("{}: {report}", case.name),
-            Err(report) => panic!("{}:\n{report}", case.name),
-        }
-    }
+    prove(calico_cases());
 }
 
 #[test]

@@ -38,36 +38,6 @@ fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &s
     outcome.output.unwrap_or_else(|| panic!("{root:?} as {role}:\n{rendered}"))
 }
 
-/// A site that uses a stdlib module and binds everything it leaves open: every unbound role and
-/// external gets its own test prefix, every undecided flag is false, every undecided option takes
-/// its first choice, every unset param a placeholder port.
-fn test_binding(module: &str) -> (MemoryLoader, Vec<String>) {
-    let root = Root::Module(module.to_string());
-    let mut map = portc::diag::SourceMap::default();
-    let (program, _) = portc::resolve::resolve(&root, &FsLoader, "", &mut map).expect("loads");
-    let mut site = format!("use {module}\n");
-    let mut third = 0u32;
-    for node in program.nodes.iter().filter(|n| n.addresses.is_empty()) {
-        third += 1;
-        site.push_str(&format!("bind {module}.{} = 10.{}.{}.0/24\n", node.name, 200 + third / 256, third % 256));
-    }
-    let mut settings = Vec::new();
-    for (flag, value) in program.flags.iter().zip(&program.config.flags) {
-        if value.is_none() {
-            site.push_str(&format!("set {module}.{} = false\n", flag.name));
-        }
-    }
-    for (option, value) in program.options.iter().zip(&program.config.options) {
-        if let (None, Some(first)) = (value, option.choices.first()) {
-            site.push_str(&format!("set {module}.{} = {first}\n", option.name));
-        }
-    }
-    settings.extend(support::placeholder_params(&program));
-    let mut loader = MemoryLoader::default();
-    loader.files.insert("site.ports".into(), site.into_bytes());
-    (loader, settings)
-}
-
 #[test]
 fn nft_accepts_every_ruleset() {
     if !support::tool_available("nft") || !support::net_admin_available() {
@@ -92,7 +62,7 @@ fn nft_accepts_every_ruleset() {
         }
     }
     for module in portc::stdlib::modules() {
-        let (loader, settings) = test_binding(module.name);
+        let (loader, settings) = support::stdlib_site(module.name, |_| String::new());
         let root = Root::File("site.ports".into());
         for role in support::host_roles(&root, &loader, &settings) {
             let text = ruleset(&root, &loader, &settings, &role, false);

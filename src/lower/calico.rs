@@ -230,15 +230,7 @@ fn metadata(name: String, annotations: BTreeMap<String, String>) -> Metadata {
 }
 
 fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str) -> GlobalNetworkPolicy {
-    let mut annotations = BTreeMap::new();
-    if let Some(node) = plan.node(subject) {
-        let module = plan.program.modules.get(node.module.index()).map_or("?", |m| m.name.as_str());
-        let description = node.description.as_deref().map(|d| format!("{d} ")).unwrap_or_default();
-        annotations.insert(
-            format!("{}/role", kubernetes::ANNOTATION),
-            format!("{}: {description}[{module}:{}]", plan.name(subject), node.line),
-        );
-    }
+    let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
     let mut egress = Vec::new();
     if let Some(rules) = plan.rules.get(&subject) {

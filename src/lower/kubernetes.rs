@@ -424,3 +424,17 @@ pub(super) fn annotation_key(direction: &str, plan: &Plan, peer: NodeId) -> Stri
     let name = if valid { name } else { format!("{direction}.{}", peer.0) };
     format!("{ANNOTATION}/{name}")
 }
+
+/// The `portc/role` annotation: the role, its description and where it is declared.
+pub(super) fn role_annotation(plan: &Plan, subject: NodeId) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::new();
+    if let Some(node) = plan.node(subject) {
+        let module = plan.program.modules.get(node.module.index()).map_or("?", |m| m.name.as_str());
+        let description = node.description.as_deref().map(|d| format!("{d} ")).unwrap_or_default();
+        annotations.insert(
+            format!("{ANNOTATION}/role"),
+            format!("{}: {description}[{module}:{}]", plan.name(subject), node.line),
+        );
+    }
+    annotations
+}

@@ -84,15 +84,7 @@ fn namespace(selector: &Selector) -> &str {
 
 fn manifest(plan: &Plan, subject: NodeId, selector: &Selector, name: &str, egress: bool) -> NetworkPolicy {
     let rules = plan.rules.get(&subject);
-    let mut annotations = BTreeMap::new();
-    if let Some(node) = plan.node(subject) {
-        let module = plan.program.modules.get(node.module.index()).map_or("?", |m| m.name.as_str());
-        let description = node.description.as_deref().map(|d| format!("{d} ")).unwrap_or_default();
-        annotations.insert(
-            format!("{}/role", kubernetes::ANNOTATION),
-            format!("{}: {description}[{module}:{}]", plan.name(subject), node.line),
-        );
-    }
+    let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
     for (peer, allowed) in rules.map(|r| plan.by_name(&r.ingress)).unwrap_or_default() {
         annotations.insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));

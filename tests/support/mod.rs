@@ -102,3 +102,35 @@ pub fn placeholder_params(program: &portc::hir::Program) -> Vec<String> {
     let unset = program.params.iter().zip(&program.config.params).filter(|(_, value)| value.is_none());
     unset.enumerate().map(|(i, (param, _))| format!("{}={}", param.name, 60001 + i)).collect()
 }
+
+/// A site that uses a stdlib module and settles everything it leaves open: every node without
+/// addresses gets its own test prefix, `more` adds lines per node (binds of its own), every
+/// undecided flag is false and every undecided option takes its first choice. The settings give
+/// every unset param a placeholder port.
+pub fn stdlib_site(module: &str, more: impl Fn(&portc::hir::Node) -> String) -> (portc::MemoryLoader, Vec<String>) {
+    let root = portc::Root::Module(module.to_string());
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(&root, &portc::FsLoader, "", &mut map).expect("loads");
+    let mut site = format!("use {module}\n");
+    let mut third = 0u32;
+    for node in &program.nodes {
+        if node.addresses.is_empty() {
+            third += 1;
+            site.push_str(&format!("bind {module}.{} = 10.{}.{}.0/24\n", node.name, 200 + third / 256, third % 256));
+        }
+        site.push_str(&more(node));
+    }
+    for (flag, value) in program.flags.iter().zip(&program.config.flags) {
+        if value.is_none() {
+            site.push_str(&format!("set {module}.{} = false\n", flag.name));
+        }
+    }
+    for (option, value) in program.options.iter().zip(&program.config.options) {
+        if let (None, Some(first)) = (value, option.choices.first()) {
+            site.push_str(&format!("set {module}.{} = {first}\n", option.name));
+        }
+    }
+    let mut loader = portc::MemoryLoader::default();
+    loader.files.insert("site.ports".into(), site.into_bytes());
+    (loader, placeholder_params(&program))
+}
