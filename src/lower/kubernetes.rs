@@ -293,22 +293,23 @@ fn check_selector(plan: &Plan, id: NodeId, selector: &Selector, dialect: &Dialec
     {
         problems.push(format!("the namespace `{namespace}` {why}"));
     }
-    for problem in problems {
-        errors.push(
-            Diagnostic::new(
-                Code::NotExpressible,
-                format!("{} cannot express the selector of `{}`: {problem}", dialect.name, plan.name(id)),
-                selector.span,
-                "not a valid Kubernetes selector",
-            )
-            .with_note(
-                "a label key is an optional DNS subdomain prefix and `/`, then a name of at most 63 letters, digits, \
-                 `-`, `_` and `.` that starts and ends with a letter or digit; a value is empty or such a name; \
-                 a namespace is at most 63 lowercase letters, digits and `-`",
-            )
-            .with_help("use the labels the objects really carry, as `kubectl get pods --show-labels` prints them"),
-        );
+    if problems.is_empty() {
+        return;
     }
+    errors.push(
+        Diagnostic::new(
+            Code::NotExpressible,
+            format!("{} cannot express the selector of `{}`: {}", dialect.name, plan.name(id), problems.join("; ")),
+            selector.span,
+            "not a valid Kubernetes selector",
+        )
+        .with_note(
+            "a label key is an optional DNS subdomain prefix and `/`, then a name of at most 63 letters, digits, \
+             `-`, `_` and `.` that starts and ends with a letter or digit; a value is empty or such a name; \
+             a namespace is at most 63 lowercase letters, digits and `-`",
+        )
+        .with_help("use the labels the objects really carry, as `kubectl get pods --show-labels` prints them"),
+    );
 }
 
 /// A label key: `[prefix/]name`.
