@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;
+pub mod synth;
 
 use diag::{Diagnostic, SourceMap};
 pub use lower::Target;

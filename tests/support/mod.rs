@@ -82,3 +82,18 @@ pub fn placeholder_params(program: &portc::hir::Program) -> Vec<String> {
     let unset = program.params.iter().zip(&program.config.params).filter(|(_, value)| value.is_none());
     unset.enumerate().map(|(i, (param, _))| format!("{}={}", param.name, 60001 + i)).collect()
 }
+
+/// `nft -c -f -` on the text; the error output when it refuses.
+pub fn nft_check(text: &str) -> Result<(), String> {
+    let mut child = std::process::Command::new("nft")
+        .args(["-c", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    use std::io::Write as _;
+    child.stdin.take().ok_or("no stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
