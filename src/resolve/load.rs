@@ -9,6 +9,7 @@ use crate::span::Span;
 use crate::{stdlib, syntax};
 
 /// A parsed module and the modules it uses.
+#[derive(Clone, Debug)]
 pub struct Loaded {
     /// The display path, which is also the path handed to the loader for local files.
     pub path: String,
@@ -19,6 +20,7 @@ pub struct Loaded {
 }
 
 /// One `use` statement whose target was found.
+#[derive(Clone, Debug)]
 pub struct Use {
     pub target: usize,
     pub decl: ast::UseDecl,
