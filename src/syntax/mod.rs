@@ -5,6 +5,7 @@
 
 mod build;
 mod error;
+mod fast;
 mod scan;
 
 use pest::Parser;
@@ -63,6 +64,20 @@ impl DecodeError {
 
 /// Parses one file. Returns every item that parsed, and a diagnostic for everything that did not.
 pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_statements(file, text, true).0
+}
+
+/// `parse` with pest alone, without the hand-written parser for well-formed statements
+/// (`fast.rs`); the tests compare the two.
+#[doc(hidden)]
+pub fn parse_with_pest_only(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_statements(file, text, false).0
+}
+
+/// Parses statement by statement, each with the hand-written parser first when `fast` is set and
+/// with pest when that gives up; also returns how many statements the hand-written parser took.
+fn parse_statements(file: FileId, text: &str, fast: bool) -> ((ast::File, Vec<Diagnostic>), usize) {
+    let mut fast_statements = 0;
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
     let too_deep = scan::too_deep(text, MAX_NESTING);
@@ -84,6 +99,13 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
                 offset = end;
                 continue;
             }
+        }
+        if let Some((item, span)) = fast.then(|| fast::statement(file, text, start, end)).flatten() {
+            items.push(item);
+            previous = Some(span);
+            offset = (span.end as usize).max(start + 1);
+            fast_statements += 1;
+            continue;
         }
         let slice = text.get(start..end).unwrap_or_default();
         match PortsParser::parse(Rule::statement, slice) {
@@ -116,7 +138,7 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
                 .with_help("a .ports file holds declarations, flows, `use`, `set` or `bind` statements"),
         );
     }
-    (ast::File { items, span }, diagnostics)
+    ((ast::File { items, span }, diagnostics), fast_statements)
 }
 
 /// `module` and `source` come first, at most once each, so a reader finds them at the top.
@@ -193,4 +215,17 @@ pub fn parse_settings(file: FileId, text: &str) -> (Vec<ast::SetStmt>, Vec<Diagn
         }
     }
     (sets, diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_written_parser_takes_every_statement_of_a_synthetic_program() {
+        let text = crate::synth::generate(&crate::synth::Options::for_flows(2000, 4));
+        let ((file, diagnostics), fast) = parse_statements(FileId(0), &text, true);
+        assert!(diagnostics.is_empty());
+        assert_eq!(fast, file.items.len(), "every statement should take the fast path");
+    }
 }

@@ -1,0 +1,695 @@
+//! A hand-written parser for well-formed statements, tried before pest on each statement.
+//!
+//! pest spends about 100 000 instructions on a one-line flow, mostly trying the alternatives of
+//! `statement` and the lookaheads before each keyword; this parser spends a few hundred.
+//! It follows the grammar (grammar/ports.pest) as pest runs it: the same ordered choices, greedy
+//! repetitions and implicit white space, and it builds exactly the nodes, spans and values that
+//! `build.rs` builds. It gives up (`None`) on anything that is not plainly well-formed: a
+//! repetition or option that pest would enter and then abandon, anything `build.rs` would report
+//! (a port out of range, a repeated modifier, a bad address), escapes in strings, and the rare
+//! forms it does not know (selectors). pest then parses that statement as before, so every
+//! diagnostic still comes from pest and `build.rs`, and a statement this parser accepts gives the
+//! same AST either way (tests/fast_parser.rs compares the two on every file and on random text).
+
+use crate::ast::*;
+use crate::span::{FileId, Span};
+
+/// Parses the statement at `start` in `text`, which pest would see as `text[start..end]`.
+/// Returns the item and the statement's span, without trailing white space and comments.
+pub fn statement(file: FileId, text: &str, start: usize, end: usize) -> Option<(Item, Span)> {
+    let bytes = text.as_bytes().get(..end)?;
+    let mut p = Parser { bytes, text, file, pos: start, last: start };
+    let item = p.statement()?;
+    Some((item, p.span(start)))
+}
+
+/// Words that are never names (the grammar's `keyword`).
+const KEYWORDS: &[&str] = &[
+    "module", "source", "use", "as", "flag", "option", "param", "role", "external", "group", "service", "note",
+    "never", "set", "bind", "when", "local", "self", "true", "false", "tcp", "udp", "sctp", "icmpv6", "icmp", "ipip",
+    "gre", "esp", "ah", "vrrp",
+];
+
+struct Parser<'t> {
+    /// The text up to the end of the statement's slice: pest sees nothing beyond it.
+    bytes: &'t [u8],
+    text: &'t str,
+    file: FileId,
+    pos: usize,
+    /// The end of the last token consumed: where the span of what was parsed so far ends.
+    last: usize,
+}
+
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+impl<'t> Parser<'t> {
+    // ------------------------------------------------------------------ tokens
+
+    fn span(&self, start: usize) -> Span {
+        Span::new(self.file, start, self.last)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.pos + ahead).copied()
+    }
+
+    /// Skips white space and comments, as pest does between the elements of a non-atomic rule.
+    fn skip(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => self.pos += 1,
+                b'#' => {
+                    while self.peek().is_some_and(|b| b != b'\n') {
+                        self.pos += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Consumes `count` bytes as one token.
+    fn take(&mut self, count: usize) {
+        self.pos += count;
+        self.last = self.pos;
+    }
+
+    /// After white space: consumes the punctuation `token` if it is next.
+    fn eat(&mut self, token: &[u8]) -> bool {
+        self.skip();
+        if self.bytes.get(self.pos..).is_some_and(|rest| rest.starts_with(token)) {
+            self.take(token.len());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After white space: the word (a maximal run of name characters starting with a letter or
+    /// `_`) that comes next, without consuming it.
+    fn word(&mut self) -> Option<&'t str> {
+        self.skip();
+        let first = self.peek()?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        let len =
+            self.bytes.get(self.pos..)?.iter().position(|&b| !is_name_char(b)).unwrap_or(self.bytes.len() - self.pos);
+        self.text.get(self.pos..self.pos + len)
+    }
+
+    /// Consumes the word `keyword` if it comes next (a keyword glued to more name characters is a name).
+    fn keyword(&mut self, keyword: &str) -> Option<Span> {
+        let start = self.pos_after_skip();
+        if self.word()? != keyword {
+            return None;
+        }
+        self.take(keyword.len());
+        Some(self.span(start))
+    }
+
+    fn pos_after_skip(&mut self) -> usize {
+        self.skip();
+        self.pos
+    }
+
+    fn ident(&mut self) -> Option<Ident> {
+        let word = self.word()?;
+        if KEYWORDS.contains(&word) {
+            return None;
+        }
+        let start = self.pos;
+        self.take(word.len());
+        Some(Ident { name: word.to_string(), span: self.span(start) })
+    }
+
+    /// `qualified_name` and `dotted_name`: names joined by `.` with no white space.
+    fn path(&mut self) -> Option<Path> {
+        let first = self.ident()?;
+        let start = first.span.start as usize;
+        let mut segments = vec![first];
+        while self.peek() == Some(b'.') {
+            // `a.` followed by anything but a name ends the path before the dot in pest; give up.
+            let next = self.peek_at(1)?;
+            if !(next.is_ascii_alphabetic() || next == b'_') {
+                return None;
+            }
+            self.pos += 1;
+            segments.push(self.ident()?);
+        }
+        Some(Path { segments, span: self.span(start) })
+    }
+
+    /// A string without escapes (the builder decodes those; pest takes the statement then).
+    fn string(&mut self) -> Option<Text> {
+        self.skip();
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        let rest = self.bytes.get(start + 1..)?;
+        let len = rest.iter().position(|&b| matches!(b, b'"' | b'\\' | b'\n'))?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        let value = self.text.get(start + 1..start + 1 + len)?.to_string();
+        self.pos = start + 1 + len;
+        self.take(1);
+        Some(Text { value, span: self.span(start) })
+    }
+
+    fn string_next(&mut self) -> bool {
+        self.skip();
+        self.peek() == Some(b'"')
+    }
+
+    /// A run of digits, not glued to name characters.
+    fn digits(&mut self) -> Option<(&'t str, Span)> {
+        self.skip();
+        let start = self.pos;
+        let len = self.bytes.get(start..)?.iter().position(|b| !b.is_ascii_digit()).unwrap_or(self.bytes.len() - start);
+        if len == 0 || self.bytes.get(start + len).is_some_and(|&b| is_name_char(b)) {
+            return None;
+        }
+        self.take(len);
+        Some((self.text.get(start..start + len)?, self.span(start)))
+    }
+
+    fn digit_next(&mut self) -> bool {
+        self.skip();
+        self.peek().is_some_and(|b| b.is_ascii_digit())
+    }
+
+    fn port(&mut self) -> Option<Port> {
+        let (digits, span) = self.digits()?;
+        let value = digits.parse::<u16>().ok().filter(|&v| v > 0)?;
+        Some(Port { value, span })
+    }
+
+    fn note_label(&mut self) -> Option<NoteLabel> {
+        let (digits, span) = self.digits()?;
+        Some(NoteLabel { label: digits.to_string(), span })
+    }
+
+    fn bool(&mut self) -> Option<Bool> {
+        let start = self.pos_after_skip();
+        let value = match self.word()? {
+            "true" => true,
+            "false" => false,
+            _ => return None,
+        };
+        self.take(if value { 4 } else { 5 });
+        Some(Bool { value, span: self.span(start) })
+    }
+
+    fn bool_next(&mut self) -> bool {
+        matches!(self.word(), Some("true" | "false"))
+    }
+
+    fn protocol(&mut self) -> Option<(Protocol, Span)> {
+        let start = self.pos_after_skip();
+        let protocol = Protocol::from_name(self.word()?)?;
+        self.take(protocol.name().len());
+        Some((protocol, self.span(start)))
+    }
+
+    /// `address`, checked as the builder checks it.
+    fn address(&mut self) -> Option<Address> {
+        self.skip();
+        let start = self.pos;
+        let rest = self.bytes.get(start..)?;
+        let mut len =
+            rest.iter().position(|&b| !(b.is_ascii_hexdigit() || b == b':' || b == b'.')).unwrap_or(rest.len());
+        if len == 0 {
+            return None;
+        }
+        if rest.get(len) == Some(&b'/') {
+            let digits = rest.get(len + 1..)?.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len() - len - 1);
+            if digits > 0 {
+                len += 1 + digits;
+            }
+        }
+        let text = self.text.get(start..start + len)?;
+        let net = if text.contains('/') {
+            text.parse::<ipnet::IpNet>().ok()?
+        } else {
+            ipnet::IpNet::from(text.parse::<std::net::IpAddr>().ok()?)
+        };
+        self.take(len);
+        Some(Address { net, span: self.span(start) })
+    }
+
+    fn addresses(&mut self) -> Option<Vec<Address>> {
+        let mut addresses = vec![self.address()?];
+        while self.eat(b",") {
+            addresses.push(self.address()?);
+        }
+        Some(addresses)
+    }
+
+    // ------------------------------------------------------------------ statements
+
+    fn statement(&mut self) -> Option<Item> {
+        let start = self.pos;
+        let item = match self.word()? {
+            "module" => Item::Module(self.module_decl(start)?),
+            "source" => {
+                self.keyword("source")?;
+                Item::Source(self.string()?)
+            }
+            "use" => Item::Use(self.use_decl(start)?),
+            "flag" => Item::Flag(self.flag_decl(start)?),
+            "option" => Item::Option(self.option_decl(start)?),
+            "param" => Item::Param(self.param_decl(start)?),
+            "role" => {
+                self.keyword("role")?;
+                let name = self.ident()?;
+                let description = if self.string_next() { Some(self.string()?) } else { None };
+                Item::Role(RoleDecl { name, description, span: self.span(start) })
+            }
+            "external" => Item::External(self.external_decl(start)?),
+            "group" => Item::Group(self.group_decl(start)?),
+            "service" => Item::Service(self.service_decl(start)?),
+            "note" => Item::Note(self.note_decl(start)?),
+            "never" => {
+                self.keyword("never")?;
+                Item::Never(self.flow()?)
+            }
+            "set" => Item::Set(self.set_stmt(start)?),
+            "bind" => Item::Bind(self.bind_stmt(start)?),
+            word if word != "self" && KEYWORDS.contains(&word) => return None,
+            _ => Item::Flow(self.flow()?),
+        };
+        Some(item)
+    }
+
+    fn module_decl(&mut self, start: usize) -> Option<ModuleDecl> {
+        self.keyword("module")?;
+        let name = self.path()?;
+        let description = if self.string_next() { Some(self.string()?) } else { None };
+        Some(ModuleDecl { name, description, span: self.span(start) })
+    }
+
+    fn use_decl(&mut self, start: usize) -> Option<UseDecl> {
+        self.keyword("use")?;
+        let target = if self.string_next() { UseTarget::File(self.string()?) } else { UseTarget::Stdlib(self.path()?) };
+        let alias = if self.word() == Some("as") {
+            self.keyword("as")?;
+            Some(self.ident()?)
+        } else {
+            None
+        };
+        Some(UseDecl { target, alias, span: self.span(start) })
+    }
+
+    fn flag_decl(&mut self, start: usize) -> Option<FlagDecl> {
+        self.keyword("flag")?;
+        let name = self.ident()?;
+        let (mut description, mut default) = (None, None);
+        loop {
+            if self.string_next() {
+                once(&mut description, self.string()?)?;
+            } else if self.eat(b"=") {
+                once(&mut default, self.bool()?)?;
+            } else {
+                break;
+            }
+        }
+        Some(FlagDecl { name, description, default, span: self.span(start) })
+    }
+
+    fn option_decl(&mut self, start: usize) -> Option<OptionDecl> {
+        self.keyword("option")?;
+        let name = self.ident()?;
+        if !self.eat(b"=") {
+            return None;
+        }
+        let mut choices = vec![self.ident()?];
+        while self.eat(b"|") {
+            let choice = self.ident()?;
+            if choices.iter().any(|c| c.name == choice.name) {
+                return None;
+            }
+            choices.push(choice);
+        }
+        let (mut description, mut default) = (None, None);
+        loop {
+            if self.string_next() {
+                once(&mut description, self.string()?)?;
+            } else if self.eat(b"=") {
+                once(&mut default, self.ident()?)?;
+            } else {
+                break;
+            }
+        }
+        Some(OptionDecl { name, choices, description, default, span: self.span(start) })
+    }
+
+    fn param_decl(&mut self, start: usize) -> Option<ParamDecl> {
+        self.keyword("param")?;
+        let name = self.ident()?;
+        let (mut description, mut default) = (None, None);
+        loop {
+            if self.string_next() {
+                once(&mut description, self.string()?)?;
+            } else if self.eat(b"=") {
+                once(&mut default, self.port()?)?;
+            } else {
+                break;
+            }
+        }
+        Some(ParamDecl { name, default, description, span: self.span(start) })
+    }
+
+    fn external_decl(&mut self, start: usize) -> Option<ExternalDecl> {
+        self.keyword("external")?;
+        let name = self.ident()?;
+        let addresses = if self.eat(b"=") { self.addresses()? } else { Vec::new() };
+        let description = if self.string_next() { Some(self.string()?) } else { None };
+        Some(ExternalDecl { name, addresses, description, span: self.span(start) })
+    }
+
+    fn group_decl(&mut self, start: usize) -> Option<GroupDecl> {
+        self.keyword("group")?;
+        let name = self.ident()?;
+        if !self.eat(b"=") {
+            return None;
+        }
+        let mut members = vec![self.path()?];
+        while self.eat(b"|") {
+            members.push(self.path()?);
+        }
+        let description = if self.string_next() { Some(self.string()?) } else { None };
+        Some(GroupDecl { name, members, description, span: self.span(start) })
+    }
+
+    fn service_decl(&mut self, start: usize) -> Option<ServiceDecl> {
+        self.keyword("service")?;
+        let name = self.ident()?;
+        if !self.eat(b"=") {
+            return None;
+        }
+        let SpecKind::Proto(spec) = self.spec_head()? else { return None };
+        let description = if self.string_next() { Some(self.string()?) } else { None };
+        Some(ServiceDecl { name, spec, description, span: self.span(start) })
+    }
+
+    fn note_decl(&mut self, start: usize) -> Option<NoteDecl> {
+        self.keyword("note")?;
+        let label = self.note_label()?;
+        let text = self.string()?;
+        let (mut when, mut local) = (None, None);
+        loop {
+            match self.word() {
+                Some("when") => {
+                    self.keyword("when")?;
+                    once(&mut when, self.expr()?)?;
+                }
+                Some("local") => {
+                    let span = self.keyword("local")?;
+                    once(&mut local, span)?;
+                }
+                _ => break,
+            }
+        }
+        Some(NoteDecl { label, text, when, local, span: self.span(start) })
+    }
+
+    fn set_stmt(&mut self, start: usize) -> Option<SetStmt> {
+        self.keyword("set")?;
+        let name = self.path()?;
+        if !self.eat(b"=") {
+            return None;
+        }
+        let value = if self.bool_next() {
+            SetValue::Bool(self.bool()?)
+        } else if self.digit_next() {
+            SetValue::Port(self.port()?)
+        } else {
+            SetValue::Name(self.path()?)
+        };
+        Some(SetStmt { name, value, span: self.span(start) })
+    }
+
+    /// `bind NAME = ADDRESS, ...`; selectors are left to pest.
+    fn bind_stmt(&mut self, start: usize) -> Option<BindStmt> {
+        self.keyword("bind")?;
+        let name = self.path()?;
+        if !self.eat(b"=") || matches!(self.word(), Some("pods" | "nodes")) {
+            return None;
+        }
+        let target = BindTarget::Addresses(self.addresses()?);
+        Some(BindStmt { name, target, span: self.span(start) })
+    }
+
+    // ------------------------------------------------------------------ flows
+
+    fn flow(&mut self) -> Option<Flow> {
+        let start = self.pos_after_skip();
+        let from = self.endpoints()?;
+        if !self.eat(b"->") {
+            return None;
+        }
+        let to = self.endpoints()?;
+        // `self` only alone on the right (build.rs reports the rest).
+        let misplaced = |e: &Endpoint| matches!(e, Endpoint::SelfNode(_));
+        if from.iter().any(misplaced) || (to.len() > 1 && to.iter().any(misplaced)) {
+            return None;
+        }
+        let mut modifiers = Modifiers::default();
+        let mut specs = Vec::new();
+        if self.eat(b":") {
+            specs.push(self.spec()?);
+            while self.eat(b",") {
+                specs.push(self.spec()?);
+            }
+        } else {
+            self.modifiers(&mut modifiers)?;
+            if !self.eat(b"{") {
+                return None;
+            }
+            while !self.eat(b"}") {
+                specs.push(self.spec()?);
+                self.eat(b",");
+            }
+        }
+        Some(Flow { from, to, modifiers, specs, span: self.span(start) })
+    }
+
+    fn endpoints(&mut self) -> Option<Vec<Endpoint>> {
+        let mut endpoints = vec![self.endpoint()?];
+        // `||` is no endpoint separator; the endpoint after `|` fails on the second `|`.
+        while self.eat(b"|") {
+            endpoints.push(self.endpoint()?);
+        }
+        Some(endpoints)
+    }
+
+    fn endpoint(&mut self) -> Option<Endpoint> {
+        if self.word() == Some("self") {
+            return Some(Endpoint::SelfNode(self.keyword("self")?));
+        }
+        Some(Endpoint::Name(self.path()?))
+    }
+
+    fn spec(&mut self) -> Option<Spec> {
+        let start = self.pos_after_skip();
+        let kind = self.spec_head()?;
+        let mut modifiers = Modifiers::default();
+        self.modifiers(&mut modifiers)?;
+        Some(Spec { kind, modifiers, span: self.span(start) })
+    }
+
+    /// `modifier*`: each kind at most once (build.rs reports a repeat).
+    fn modifiers(&mut self, modifiers: &mut Modifiers) -> Option<()> {
+        loop {
+            self.skip();
+            match self.peek() {
+                Some(b'[') => {
+                    if !modifiers.notes.is_empty() {
+                        return None;
+                    }
+                    modifiers.notes = self.note_refs()?;
+                }
+                Some(b'"') => once(&mut modifiers.description, self.string()?)?,
+                _ => match self.word() {
+                    Some("when") => {
+                        self.keyword("when")?;
+                        once(&mut modifiers.when, self.expr()?)?;
+                    }
+                    Some("local") => {
+                        let span = self.keyword("local")?;
+                        once(&mut modifiers.local, span)?;
+                    }
+                    _ => return Some(()),
+                },
+            }
+        }
+    }
+
+    fn note_refs(&mut self) -> Option<Vec<NoteLabel>> {
+        if !self.eat(b"[") {
+            return None;
+        }
+        let mut labels = vec![self.note_label()?];
+        while self.eat(b",") {
+            labels.push(self.note_label()?);
+        }
+        self.eat(b"]").then_some(labels)
+    }
+
+    /// `spec_head`: protocols and ports, protocols without ports, or a service.
+    fn spec_head(&mut self) -> Option<SpecKind> {
+        let start = self.pos_after_skip();
+        let word = self.word()?;
+        let Some(first) = Protocol::from_name(word) else {
+            // `name / ...` and `name 80` are unknown protocols (E0011); keywords are no service.
+            let after = self.pos + word.len();
+            let mut lookahead = Parser { pos: after, ..*self };
+            lookahead.skip();
+            if matches!(lookahead.peek(), Some(b'/')) || lookahead.peek().is_some_and(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            return Some(SpecKind::Service(self.path()?));
+        };
+        let mut protocols = vec![self.protocol()?];
+        while self.eat(b"/") {
+            protocols.push(self.protocol()?);
+        }
+        // Mixed protocols (E0012), ports where none are taken (E0010) and none where they are
+        // needed (E0009) are reported by build.rs.
+        if protocols.iter().any(|(p, _)| p.has_ports() != first.has_ports()) {
+            return None;
+        }
+        let ports = if first.has_ports() {
+            self.port_list()?
+        } else {
+            if self.digit_next() {
+                return None;
+            }
+            Vec::new()
+        };
+        Some(SpecKind::Proto(ProtoSpec { protocols, ports, span: self.span(start) }))
+    }
+
+    /// `port_list`, which ends before a comma followed by a protocol (`tcp 80, udp 53` is two specs).
+    fn port_list(&mut self) -> Option<Vec<PortItem>> {
+        let mut items = vec![self.port_item()?];
+        loop {
+            let (comma, last) = (self.pos_after_skip(), self.last);
+            if !self.eat(b",") {
+                return Some(items);
+            }
+            if self.word().and_then(Protocol::from_name).is_some() {
+                (self.pos, self.last) = (comma, last);
+                return Some(items);
+            }
+            items.push(self.port_item()?);
+        }
+    }
+
+    fn port_item(&mut self) -> Option<PortItem> {
+        if !self.digit_next() {
+            // `port_param`: a name that no `/`, digit, `->` or `|` follows.
+            let path = self.path()?;
+            let mut lookahead = Parser { ..*self };
+            lookahead.skip();
+            let rest = lookahead.bytes.get(lookahead.pos..).unwrap_or_default();
+            if rest.first().is_some_and(|&b| b == b'/' || b == b'|' || b.is_ascii_digit()) || rest.starts_with(b"->") {
+                return None;
+            }
+            return Some(PortItem::Param(path));
+        }
+        let start = self.port()?;
+        if !self.eat(b"-") {
+            return Some(PortItem::Single(start));
+        }
+        let end = self.port()?;
+        if start.value > end.value {
+            return None;
+        }
+        let span = start.span.to(end.span);
+        Some(PortItem::Range { start, end, span })
+    }
+
+    // ------------------------------------------------------------------ conditions
+
+    fn expr(&mut self) -> Option<Expr> {
+        let start = self.pos_after_skip();
+        let mut terms = vec![self.and_expr()?];
+        while self.eat(b"||") {
+            terms.push(self.and_expr()?);
+        }
+        Some(if terms.len() == 1 { terms.pop()? } else { Expr::Or(terms, self.span(start)) })
+    }
+
+    fn and_expr(&mut self) -> Option<Expr> {
+        let start = self.pos_after_skip();
+        let mut terms = vec![self.unary()?];
+        while self.eat(b"&&") {
+            terms.push(self.unary()?);
+        }
+        Some(if terms.len() == 1 { terms.pop()? } else { Expr::And(terms, self.span(start)) })
+    }
+
+    fn unary(&mut self) -> Option<Expr> {
+        let start = self.pos_after_skip();
+        let mut negations = 0usize;
+        while self.peek() == Some(b'!') {
+            // `!` followed by `=` is no negation (`a != b`); then the atom fails in pest too.
+            let mut lookahead = Parser { pos: self.pos + 1, ..*self };
+            lookahead.skip();
+            if lookahead.peek() == Some(b'=') {
+                return None;
+            }
+            self.take(1);
+            negations += 1;
+            self.skip();
+        }
+        let atom = self.atom()?;
+        Some(if negations % 2 == 1 { Expr::Not(Box::new(atom), self.span(start)) } else { atom })
+    }
+
+    fn atom(&mut self) -> Option<Expr> {
+        let start = self.pos_after_skip();
+        if self.eat(b"(") {
+            let inner = self.expr()?;
+            if !self.eat(b")") {
+                return None;
+            }
+            return Some(Expr::Paren(Box::new(inner), self.span(start)));
+        }
+        if self.bool_next() {
+            return Some(Expr::Bool(self.bool()?));
+        }
+        let left = self.path()?;
+        self.skip();
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let equal = if rest.starts_with(b"==") {
+            true
+        } else if rest.starts_with(b"!=") {
+            false
+        } else {
+            // A single `=` after a name is never well-formed.
+            return (rest.first() != Some(&b'=')).then_some(Expr::Name(left));
+        };
+        self.take(2);
+        let right = if self.bool_next() { CompareValue::Bool(self.bool()?) } else { CompareValue::Name(self.path()?) };
+        Some(Expr::Compare { left, equal, right, span: self.span(start) })
+    }
+}
+
+/// Stores a modifier that may appear once; `None` on a repeat, which build.rs reports.
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
