@@ -10,6 +10,7 @@
 mod hygiene;
 pub mod logic;
 mod overlap;
+mod pairs;
 
 use crate::diag::Diagnostic;
 use crate::graph::{Edge, FlowGraph};
@@ -34,9 +35,11 @@ pub const ROOT: ModuleId = ModuleId(0);
 pub fn check(graph: FlowGraph) -> (Checked, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut solver = logic::Solver::new(&graph.program);
-    overlap::never_violations(&graph, &mut solver, &mut diagnostics);
+    let pairs = pairs::PairIndex::new(&graph.edges, graph.program.nodes.len());
+    overlap::never_violations(&graph, &pairs, &mut solver, &mut diagnostics);
     overlap::claims(&graph, &mut solver, &mut diagnostics);
-    overlap::duplicates(&graph, &mut solver, &mut diagnostics);
+    overlap::duplicates(&graph, &pairs, &mut solver, &mut diagnostics);
+    drop(pairs);
     hygiene::conditions(&graph, &mut solver, &mut diagnostics);
     hygiene::reachability(&graph, &mut solver, &mut diagnostics);
     hygiene::declarations(&graph, &mut diagnostics);

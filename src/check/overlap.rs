@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::logic::Solver;
+use super::pairs::PairIndex;
 use super::{ROOT, edge_text, overlaps, when_text};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::{Edge, FlowGraph};
@@ -12,7 +13,7 @@ use crate::hir::{Cond, NodeId, NodeKind, Program};
 use crate::protocol::Protocol;
 
 /// The ports of an edge as a sortable interval; portless protocols are the whole range.
-fn interval(edge: &Edge) -> (u16, u16) {
+pub(super) fn interval(edge: &Edge) -> (u16, u16) {
     edge.ports.unwrap_or((0, u16::MAX))
 }
 
@@ -29,20 +30,19 @@ fn grouped<K: Ord>(edges: &[Edge], key: impl Fn(&Edge) -> K) -> BTreeMap<K, Vec<
 }
 
 /// A flow overlaps a `never` invariant under a configuration the site allows: an error.
-pub fn never_violations(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
+pub fn never_violations(graph: &FlowGraph, pairs: &PairIndex, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
     if graph.nevers.is_empty() {
         return;
     }
     let program = &graph.program;
     let names = program.node_names();
-    let by_pair = grouped(&graph.edges, |e| (e.from, e.to, e.protocol));
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     for never in &graph.nevers {
-        let Some(candidates) = by_pair.get(&(never.from, never.to, never.protocol)) else { continue };
+        let candidates = pairs.group(&graph.edges, never.from, never.to, never.protocol);
         let (start, end) = interval(never);
         // Sorted by start: stop at the first edge that starts after the invariant ends.
         for &index in candidates {
-            let Some(edge) = graph.edges.get(index) else { continue };
+            let Some(edge) = graph.edges.get(index as usize) else { continue };
             if interval(edge).0 > end {
                 break;
             }
@@ -229,19 +229,18 @@ fn claim_diagnostic(
 
 /// Duplicate flows, and flows whose edges another flow already allows under a weaker
 /// condition: warnings, for flows of the root module.
-pub fn duplicates(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
+pub fn duplicates(graph: &FlowGraph, pairs: &PairIndex, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
     let program = &graph.program;
     let names = program.node_names();
     let in_root = |e: &Edge| program.flows.get(e.flow.index()).is_some_and(|f| f.module == ROOT);
-    let groups = grouped(&graph.edges, |e| (e.from, e.to, e.protocol));
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for members in groups.values() {
-        let mut active: Vec<usize> = Vec::new();
+    for members in pairs.groups() {
+        let mut active: Vec<u32> = Vec::new();
         for &index in members {
-            let Some(edge) = graph.edges.get(index) else { continue };
-            active.retain(|&a| graph.edges.get(a).is_some_and(|e| interval(e).1 >= interval(edge).0));
+            let Some(edge) = graph.edges.get(index as usize) else { continue };
+            active.retain(|&a| graph.edges.get(a as usize).is_some_and(|e| interval(e).1 >= interval(edge).0));
             for &other_index in &active {
-                let Some(other) = graph.edges.get(other_index) else { continue };
+                let Some(other) = graph.edges.get(other_index as usize) else { continue };
                 if other.flow == edge.flow {
                     continue;
                 }
