@@ -29,21 +29,21 @@ impl Resolver<'_> {
                 span: g.decl.name.span,
             })
             .collect();
-        for module in 0..self.modules.len() {
-            let Some(loaded) = self.modules.get(module) else {
-                continue;
-            };
-            for item in &loaded.ast.items {
-                match item {
-                    Item::Flow(flow) => {
-                        let flows = self.flow(module, flow, &members);
+        let (modules, map) = (self.modules, self.map);
+        for (module, loaded) in modules.iter().enumerate() {
+            let file = loaded.ast.span.file;
+            // Each flow is parsed again here and its syntax tree dropped as soon as it is resolved.
+            for &start in &loaded.flows {
+                match crate::syntax::flow_at(file, map.text(file), start) {
+                    Some(Item::Flow(flow)) => {
+                        let flows = self.flow(module, &flow, &members);
                         self.program.flows.extend(flows);
                     }
-                    Item::Never(flow) => {
-                        let flows = self.flow(module, flow, &members);
+                    Some(Item::Never(flow)) => {
+                        let flows = self.flow(module, &flow, &members);
                         self.program.nevers.extend(flows);
                     }
-                    _ => {}
+                    _ => debug_assert!(false, "invariant: a deferred flow parses again"),
                 }
             }
         }
