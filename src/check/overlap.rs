@@ -3,12 +3,13 @@
 //! so the cost follows the overlaps found, not the square of the flows.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::logic::Solver;
 use super::pairs::PairIndex;
 use super::{ROOT, edge_text, overlaps, when_text};
 use crate::diag::{Code, Diagnostic};
-use crate::graph::{Edge, FlowGraph};
+use crate::graph::{Conditions, Edge, FlowGraph};
 use crate::hir::{Cond, NodeId, NodeKind, Program};
 use crate::protocol::Protocol;
 
@@ -163,9 +164,9 @@ pub fn claims(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnost
     }
     let edges: Vec<Edge> = merged
         .into_values()
-        .map(|(mut edge, conditions)| {
-            edge.open = Cond::or(conditions);
-            edge
+        .map(|(edge, conditions)| {
+            let open = Cond::or(conditions);
+            Edge { conditions: Arc::new(Conditions { open, ..Conditions::clone(&edge.conditions) }), ..edge }
         })
         .collect();
     let groups = grouped(&edges, |e| (host_of(e.to), e.protocol));

@@ -3,6 +3,7 @@
 //! site explicitly decided (for the checks) and what the build uses (for the targets).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -23,6 +24,8 @@ pub struct FlowGraph {
 }
 
 /// One concrete permission: traffic from `from` to `to` on one protocol and port range.
+/// Its conditions are its flow's, shared by every edge of the flow; `edge.residual` reads them
+/// through `Deref`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Edge {
     /// The flow (or `never`) this edge comes from.
@@ -34,6 +37,12 @@ pub struct Edge {
     pub protocol: Protocol,
     /// `None` for protocols without ports.
     pub ports: Option<(u16, u16)>,
+    pub conditions: Arc<Conditions>,
+}
+
+/// A flow's condition in its three views.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conditions {
     /// The flow's `when` and its notes' conditions.
     pub condition: Cond,
     /// What remains of `condition` once the explicit settings (`set`, `--set`) are applied:
@@ -42,6 +51,17 @@ pub struct Edge {
     /// What remains of `condition` under the build's configuration (defaults included);
     /// `Const(false)` when the build leaves the flow out.
     pub residual: Cond,
+}
+
+/// A flow expands to an edge per (from, to, protocol, port range), and a million flows to
+/// millions of edges: each edge holding its three conditions made them most of the compiler's
+/// memory. Edges share their flow's instead, and `Deref` keeps reading them as `edge.open`.
+impl std::ops::Deref for Edge {
+    type Target = Conditions;
+
+    fn deref(&self) -> &Conditions {
+        &self.conditions
+    }
 }
 
 impl Edge {
@@ -82,6 +102,7 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
         // A param matters only to a flow the build includes.
         let mut ignored = BTreeMap::new();
         let unset = if residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
+        let conditions = Arc::new(Conditions { condition, open, residual });
         let ports = concrete_ports(program, &flow.ports, flow.span, unset);
         let pairs: Vec<(NodeId, NodeId)> = match &flow.to {
             Target::Local => flow.from.iter().map(|&n| (n, n)).collect(),
@@ -100,9 +121,7 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
                         local,
                         protocol,
                         ports: range,
-                        condition: condition.clone(),
-                        open: open.clone(),
-                        residual: residual.clone(),
+                        conditions: Arc::clone(&conditions),
                     });
                 }
             }
