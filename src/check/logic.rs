@@ -107,7 +107,7 @@ fn eval(cond: &Cond, a: &Assignment) -> Option<bool> {
         Cond::Not(inner) => eval(inner, a).map(|v| !v),
         Cond::And(terms) => {
             let mut undecided = false;
-            for term in terms {
+            for term in terms.iter() {
                 match eval(term, a) {
                     Some(false) => return Some(false),
                     None => undecided = true,
@@ -118,7 +118,7 @@ fn eval(cond: &Cond, a: &Assignment) -> Option<bool> {
         }
         Cond::Or(terms) => {
             let mut undecided = false;
-            for term in terms {
+            for term in terms.iter() {
                 match eval(term, a) {
                     Some(true) => return Some(true),
                     None => undecided = true,
@@ -145,7 +145,7 @@ pub fn variables(cond: &Cond) -> (BTreeSet<FlagId>, BTreeSet<OptionId>) {
                 options.insert(*o);
             }
             Cond::Not(inner) => stack.push(inner),
-            Cond::And(terms) | Cond::Or(terms) => stack.extend(terms),
+            Cond::And(terms) | Cond::Or(terms) => stack.extend(terms.iter()),
         }
     }
     (flags, options)
