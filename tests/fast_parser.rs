@@ -68,6 +68,22 @@ fn synthetic_programs() {
     }
 }
 
+#[test]
+fn a_statement_ends_where_a_line_starts_the_next() {
+    // pest sees each statement only up to the next line that starts one, so these continuations
+    // across such a line are errors, not longer statements.
+    for text in [
+        "group g = a |\nb -> c : tcp 1\n",
+        "a -> b : tcp 80,\nrole x\n",
+        "a | b ->\nrole c\n",
+        "a -> b : tcp 80 when x &&\nflag y\n",
+        "a -> b when x {\n  tcp 1\nrole r\n}\n",
+        "option o = x |\nnote 1 \"n\"\n",
+    ] {
+        assert_same("a cut statement", text);
+    }
+}
+
 /// Pieces of statements, well-formed and not, that random text is built from.
 const PIECES: &[&str] = &[
     "role",

@@ -23,12 +23,54 @@ pub fn statement(file: FileId, text: &str, start: usize, end: usize) -> Option<(
     Some((item, p.span(start)))
 }
 
-/// Words that are never names (the grammar's `keyword`).
-const KEYWORDS: &[&str] = &[
-    "module", "source", "use", "as", "flag", "option", "param", "role", "external", "group", "service", "note",
-    "never", "set", "bind", "when", "local", "self", "true", "false", "tcp", "udp", "sctp", "icmpv6", "icmp", "ipip",
-    "gre", "esp", "ah", "vrrp",
-];
+/// `statement` without the end of pest's slice, for the common statement on one line: the slice
+/// ends at the start of a later line, so a statement that consumed no newline lies inside it.
+/// Beyond its last token this parser only looks ahead to stop a repetition, as pest stops at the
+/// end of its slice, or to give up. `None` when the statement spans lines: then the caller
+/// needs `scan::statement_end` and `statement`.
+pub fn one_line_statement(file: FileId, text: &str, start: usize) -> Option<(Item, Span)> {
+    let (item, span) = statement(file, text, start, text.len())?;
+    let consumed = text.as_bytes().get(start..span.end as usize)?;
+    (!consumed.contains(&b'\n')).then_some((item, span))
+}
+
+/// Whether a word is never a name (the grammar's `keyword`). A `match` compiles to a switch on
+/// the length and a few comparisons, where searching a list compared the word with each entry.
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "module"
+            | "source"
+            | "use"
+            | "as"
+            | "flag"
+            | "option"
+            | "param"
+            | "role"
+            | "external"
+            | "group"
+            | "service"
+            | "note"
+            | "never"
+            | "set"
+            | "bind"
+            | "when"
+            | "local"
+            | "self"
+            | "true"
+            | "false"
+            | "tcp"
+            | "udp"
+            | "sctp"
+            | "icmpv6"
+            | "icmp"
+            | "ipip"
+            | "gre"
+            | "esp"
+            | "ah"
+            | "vrrp"
+    )
+}
 
 struct Parser<'t> {
     /// The text up to the end of the statement's slice: pest sees nothing beyond it.
@@ -121,7 +163,7 @@ impl<'t> Parser<'t> {
 
     fn ident(&mut self) -> Option<Ident> {
         let word = self.word()?;
-        if KEYWORDS.contains(&word) {
+        if is_keyword(word) {
             return None;
         }
         let start = self.pos;
@@ -283,7 +325,7 @@ impl<'t> Parser<'t> {
             }
             "set" => Item::Set(self.set_stmt(start)?),
             "bind" => Item::Bind(self.bind_stmt(start)?),
-            word if word != "self" && KEYWORDS.contains(&word) => return None,
+            word if word != "self" && is_keyword(word) => return None,
             _ => Item::Flow(self.flow()?),
         };
         Some(item)

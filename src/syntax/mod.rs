@@ -99,6 +99,9 @@ pub fn parse_deferring_flows(file: FileId, text: &str) -> Deferred {
 /// diagnostics were reported by `parse_deferring_flows`.
 pub fn flow_at(file: FileId, text: &str, start: u32) -> Option<ast::Item> {
     let start = start as usize;
+    if let Some((item, _)) = fast::one_line_statement(file, text, start) {
+        return Some(item);
+    }
     let end = scan::statement_end(text, start);
     if let Some((item, _)) = fast::statement(file, text, start, end) {
         return Some(item);
@@ -151,6 +154,17 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
         let start = offset + scan::leading_trivia(text.get(offset..).unwrap_or_default());
         if start >= text.len() {
             break;
+        }
+        // Finding where pest's slice ends scans the statement and the line after it; a statement
+        // on one line, the usual case, needs no such bound (see `fast::one_line_statement`).
+        let one_line =
+            (mode.fast && too_deep.peek().is_none()).then(|| fast::one_line_statement(file, text, start)).flatten();
+        if let Some((item, span)) = one_line {
+            keep(&mut out, item, start);
+            previous = Some(span);
+            offset = (span.end as usize).max(start + 1);
+            out.fast += 1;
+            continue;
         }
         let end = scan::statement_end(text, start);
         // A statement that nests too deeply is skipped whole, without running pest on it.
