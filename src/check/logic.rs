@@ -4,7 +4,9 @@
 //! evaluation of each partial assignment cuts branches early, so the cost is exponential in
 //! the variables of the condition at hand, never in all the flags of the program.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use crate::hir::{Cond, FlagId, OptionId, Program};
 
@@ -19,12 +21,12 @@ pub struct Assignment {
 #[derive(Debug)]
 pub struct Solver<'p> {
     program: &'p Program,
-    cache: HashMap<Cond, Option<Assignment>>,
+    cache: FxHashMap<Cond, Option<Assignment>>,
 }
 
 impl<'p> Solver<'p> {
     pub fn new(program: &'p Program) -> Self {
-        Solver { program, cache: HashMap::new() }
+        Solver { program, cache: FxHashMap::default() }
     }
 
     /// An assignment of the condition's variables that makes it true, if there is one.

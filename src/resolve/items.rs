@@ -35,14 +35,8 @@ impl Resolver<'_> {
             // Each flow is parsed again here and its syntax tree dropped as soon as it is resolved.
             for &start in &loaded.flows {
                 match crate::syntax::flow_at(file, map.text(file), start) {
-                    Some(Item::Flow(flow)) => {
-                        let flows = self.flow(module, &flow, &members);
-                        self.program.flows.extend(flows);
-                    }
-                    Some(Item::Never(flow)) => {
-                        let flows = self.flow(module, &flow, &members);
-                        self.program.nevers.extend(flows);
-                    }
+                    Some(Item::Flow(flow)) => self.flow(module, &flow, &members, false),
+                    Some(Item::Never(flow)) => self.flow(module, &flow, &members, true),
                     _ => debug_assert!(false, "invariant: a deferred flow parses again"),
                 }
             }
@@ -164,8 +158,9 @@ impl Resolver<'_> {
         );
     }
 
-    /// One `hir::Flow` per spec of the statement.
-    fn flow(&mut self, module: usize, flow: &ast::Flow, members: &[Vec<NodeId>]) -> Vec<hir::Flow> {
+    /// One `hir::Flow` per spec of the statement, added to the program's flows or, for a `never`,
+    /// its invariants.
+    fn flow(&mut self, module: usize, flow: &ast::Flow, members: &[Vec<NodeId>], never: bool) {
         let from = self.endpoints(module, &flow.from, members);
         let to = match flow.to.as_slice() {
             [ast::Endpoint::SelfNode(_)] => Some(hir::Target::Local),
@@ -173,7 +168,6 @@ impl Resolver<'_> {
         };
         let block_when = flow.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
         let block_notes = self.note_refs(module, &flow.modifiers.notes);
-        let mut out = Vec::new();
         for spec in &flow.specs {
             let when = spec.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
             let mut notes = block_notes.clone();
@@ -189,22 +183,24 @@ impl Resolver<'_> {
             let (Some(from), Some(to)) = (&from, &to) else {
                 continue;
             };
-            out.push(hir::Flow {
+            // `and` of `true` and a condition gives the condition back.
+            let when = if block_when == Cond::Const(true) { when } else { Cond::and(vec![block_when.clone(), when]) };
+            let resolved = hir::Flow {
                 from: from.clone(),
                 to: to.clone(),
                 protocols,
                 ports,
-                when: Cond::and(vec![block_when.clone(), when]),
+                when,
                 notes,
                 description,
                 service: service.map(|s| s.0),
                 local: spec.modifiers.local.is_some() || flow.modifiers.local.is_some(),
                 module: hir::ModuleId(next_id(module)),
-                line: u32::try_from(self.map.line_col(spec.span.file, spec.span.start).0).unwrap_or(u32::MAX),
+                line: u32::try_from(self.map.line(spec.span.file, spec.span.start)).unwrap_or(u32::MAX),
                 span: spec.span,
-            });
+            };
+            if never { self.program.nevers.push(resolved) } else { self.program.flows.push(resolved) }
         }
-        out
     }
 
     fn endpoints(
@@ -244,14 +240,28 @@ impl Resolver<'_> {
                     return None;
                 };
                 let service = self.services.get(index)?;
-                let (spec, service_module) = (service.decl.spec.clone(), service.module);
                 let name = service.decl.name.name.clone();
                 let description = service.decl.description.as_ref().map(|d| d.value.clone());
-                // A service's params are resolved where the service is declared, not where it is used.
-                let ports = self.ports(service_module, &spec)?;
-                Some((protocols(&spec), ports, Some((name, description))))
+                let (protocols, ports) = self.service_ports(index)?;
+                Some((protocols, ports, Some((name, description))))
             }
         }
+    }
+
+    /// A service's protocols and ports, resolved once: its params are resolved where the
+    /// service is declared, not where it is used, so every use gets the same. A failure is not
+    /// kept, so each use reports it, as before.
+    fn service_ports(&mut self, index: usize) -> Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)> {
+        if let Some(Some(known)) = self.service_ports.get(index) {
+            return Some(known.clone());
+        }
+        let service = self.services.get(index)?;
+        let (spec, module) = (service.decl.spec.clone(), service.module);
+        let resolved = (protocols(&spec), self.ports(module, &spec)?);
+        if let Some(slot) = self.service_ports.get_mut(index) {
+            *slot = Some(resolved.clone());
+        }
+        Some(resolved)
     }
 
     fn ports(&mut self, module: usize, spec: &ast::ProtoSpec) -> Option<Vec<hir::PortRef>> {

@@ -9,6 +9,8 @@ mod scope;
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::ast;
 use crate::diag::{Diagnostic, SourceMap};
 use crate::hir::{self, Program};
@@ -112,6 +114,8 @@ struct Resolver<'a> {
     program: Program,
     groups: Vec<GroupDef>,
     services: Vec<ServiceDef>,
+    /// Per service: its protocols and ports, once resolved without error.
+    service_ports: Vec<Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)>>,
     note_decls: Vec<ast::NoteDecl>,
     note_modules: Vec<usize>,
     /// Per module: note label -> note.
@@ -119,7 +123,9 @@ struct Resolver<'a> {
     /// Per module: the names it declares itself.
     own: Vec<BTreeMap<String, scope::Binding>>,
     /// Per module: every name it sees unqualified (and exports to glob users).
-    visible: Vec<BTreeMap<String, scope::Entry>>,
+    /// Looked up for every name of every flow, so a hash map; its order reaches no output
+    /// (imports report at each declaration's span, and suggestions rank candidates by name).
+    visible: Vec<FxHashMap<String, scope::Entry>>,
     /// Per module: qualifier -> the modules it names.
     qualifiers: Vec<BTreeMap<String, Vec<usize>>>,
     diagnostics: Vec<Diagnostic>,
@@ -135,11 +141,12 @@ impl<'a> Resolver<'a> {
             program,
             groups: Vec::new(),
             services: Vec::new(),
+            service_ports: Vec::new(),
             note_decls: Vec::new(),
             note_modules: Vec::new(),
             notes: vec![BTreeMap::new(); n],
             own: vec![BTreeMap::new(); n],
-            visible: vec![BTreeMap::new(); n],
+            visible: vec![FxHashMap::default(); n],
             qualifiers: vec![BTreeMap::new(); n],
             diagnostics: Vec::new(),
         }
