@@ -12,12 +12,28 @@ use proptest::prelude::*;
 fn assert_same(name: &str, text: &str) {
     let fast = portc::syntax::parse(FileId(0), text);
     let pest = portc::syntax::parse_with_pest_only(FileId(0), text);
+    assert_deferred_same(name, text, &fast);
     if std::env::var("FAST_DEBUG").is_ok() && format!("{fast:#?}") != format!("{pest:#?}") {
         std::fs::write("/tmp/fast.txt", format!("{fast:#?}")).ok();
         std::fs::write("/tmp/pest.txt", format!("{pest:#?}")).ok();
         std::fs::write("/tmp/input.txt", text).ok();
     }
     assert_eq!(format!("{fast:#?}"), format!("{pest:#?}"), "{name} parses differently:\n{text}");
+}
+
+/// Parsing with flows deferred reports the same, keeps the same declarations, and each deferred
+/// flow parses again to the same item.
+fn assert_deferred_same(name: &str, text: &str, whole: &(portc::ast::File, Vec<portc::diag::Diagnostic>)) {
+    use portc::ast::Item;
+    let deferred = portc::syntax::parse_deferring_flows(FileId(0), text);
+    assert_eq!(format!("{:#?}", deferred.diagnostics), format!("{:#?}", whole.1), "{name}: diagnostics differ");
+    let (flows, declarations): (Vec<&Item>, Vec<&Item>) =
+        whole.0.items.iter().partition(|i| matches!(i, Item::Flow(_) | Item::Never(_)));
+    assert_eq!(format!("{:?}", deferred.file.items.iter().collect::<Vec<_>>()), format!("{declarations:?}"), "{name}");
+    let again: Vec<Option<Item>> =
+        deferred.flows.iter().map(|&start| portc::syntax::flow_at(FileId(0), text, start)).collect();
+    let flows: Vec<Option<&Item>> = flows.into_iter().map(Some).collect();
+    assert_eq!(format!("{:?}", again.iter().map(Option::as_ref).collect::<Vec<_>>()), format!("{flows:?}"), "{name}");
 }
 
 fn ports_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

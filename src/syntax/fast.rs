@@ -14,12 +14,22 @@
 use crate::ast::*;
 use crate::span::{FileId, Span};
 
+/// What to build of a statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    Everything,
+    /// Only check a flow or `never`, and build a placeholder with its span: its names, texts
+    /// and lists are left empty, which allocates nothing. Whether the statement is accepted,
+    /// and where it ends, are the same as with `Everything`.
+    NoFlows,
+}
+
 /// Parses the statement at `start` in `text`, which pest would see as `text[start..end]`.
 /// Returns the item and the statement's span, without trailing white space and comments.
-pub fn statement(file: FileId, text: &str, start: usize, end: usize) -> Option<(Item, Span)> {
+pub fn statement(file: FileId, text: &str, start: usize, end: usize, build: Build) -> Option<(Item, Span)> {
     let bytes = text.as_bytes().get(..end)?;
-    let mut p = Parser { bytes, text, file, pos: start, last: start };
-    let item = p.statement()?;
+    let mut p = Parser { bytes, text, file, pos: start, last: start, build: true, word: (usize::MAX, 0) };
+    let item = p.statement(build)?;
     Some((item, p.span(start)))
 }
 
@@ -28,8 +38,8 @@ pub fn statement(file: FileId, text: &str, start: usize, end: usize) -> Option<(
 /// Beyond its last token this parser only looks ahead to stop a repetition, as pest stops at the
 /// end of its slice, or to give up. `None` when the statement spans lines: then the caller
 /// needs `scan::statement_end` and `statement`.
-pub fn one_line_statement(file: FileId, text: &str, start: usize) -> Option<(Item, Span)> {
-    let (item, span) = statement(file, text, start, text.len())?;
+pub fn one_line_statement(file: FileId, text: &str, start: usize, build: Build) -> Option<(Item, Span)> {
+    let (item, span) = statement(file, text, start, text.len(), build)?;
     let consumed = text.as_bytes().get(start..span.end as usize)?;
     (!consumed.contains(&b'\n')).then_some((item, span))
 }
@@ -80,6 +90,10 @@ struct Parser<'t> {
     pos: usize,
     /// The end of the last token consumed: where the span of what was parsed so far ends.
     last: usize,
+    /// Whether to build names, texts and lists (`Build`); no decision depends on what is built.
+    build: bool,
+    /// The position and length of the last word found, which is often asked for again.
+    word: (usize, usize),
 }
 
 fn is_name_char(b: u8) -> bool {
@@ -137,13 +151,29 @@ impl<'t> Parser<'t> {
     /// `_`) that comes next, without consuming it.
     fn word(&mut self) -> Option<&'t str> {
         self.skip();
+        if self.word.0 == self.pos {
+            return self.text.get(self.pos..self.pos + self.word.1);
+        }
         let first = self.peek()?;
         if !(first.is_ascii_alphabetic() || first == b'_') {
             return None;
         }
         let len =
             self.bytes.get(self.pos..)?.iter().position(|&b| !is_name_char(b)).unwrap_or(self.bytes.len() - self.pos);
+        self.word = (self.pos, len);
         self.text.get(self.pos..self.pos + len)
+    }
+
+    /// `text` as an owned string, or an empty one (which allocates nothing) when not building.
+    fn owned(&self, text: &str) -> String {
+        if self.build { text.to_string() } else { String::new() }
+    }
+
+    /// Pushes onto a list being built; a list is left empty when not building.
+    fn push<T>(&self, list: &mut Vec<T>, item: T) {
+        if self.build {
+            list.push(item);
+        }
     }
 
     /// Consumes the word `keyword` if it comes next (a keyword glued to more name characters is a name).
@@ -168,14 +198,15 @@ impl<'t> Parser<'t> {
         }
         let start = self.pos;
         self.take(word.len());
-        Some(Ident { name: word.to_string(), span: self.span(start) })
+        Some(Ident { name: self.owned(word), span: self.span(start) })
     }
 
     /// `qualified_name` and `dotted_name`: names joined by `.` with no white space.
     fn path(&mut self) -> Option<Path> {
         let first = self.ident()?;
         let start = first.span.start as usize;
-        let mut segments = vec![first];
+        let mut segments = Vec::new();
+        self.push(&mut segments, first);
         while self.peek() == Some(b'.') {
             // `a.` followed by anything but a name ends the path before the dot in pest; give up.
             let next = self.peek_at(1)?;
@@ -183,7 +214,8 @@ impl<'t> Parser<'t> {
                 return None;
             }
             self.pos += 1;
-            segments.push(self.ident()?);
+            let segment = self.ident()?;
+            self.push(&mut segments, segment);
         }
         Some(Path { segments, span: self.span(start) })
     }
@@ -200,7 +232,7 @@ impl<'t> Parser<'t> {
         if rest.get(len) != Some(&b'"') {
             return None;
         }
-        let value = self.text.get(start + 1..start + 1 + len)?.to_string();
+        let value = self.owned(self.text.get(start + 1..start + 1 + len)?);
         self.pos = start + 1 + len;
         self.take(1);
         Some(Text { value, span: self.span(start) })
@@ -236,7 +268,7 @@ impl<'t> Parser<'t> {
 
     fn note_label(&mut self) -> Option<NoteLabel> {
         let (digits, span) = self.digits()?;
-        Some(NoteLabel { label: digits.to_string(), span })
+        Some(NoteLabel { label: self.owned(digits), span })
     }
 
     fn bool(&mut self) -> Option<Bool> {
@@ -297,8 +329,25 @@ impl<'t> Parser<'t> {
 
     // ------------------------------------------------------------------ statements
 
-    fn statement(&mut self) -> Option<Item> {
+    fn statement(&mut self, build: Build) -> Option<Item> {
         let start = self.pos;
+        let declaration = matches!(
+            self.word()?,
+            "module"
+                | "source"
+                | "use"
+                | "flag"
+                | "option"
+                | "param"
+                | "role"
+                | "external"
+                | "group"
+                | "service"
+                | "note"
+                | "set"
+                | "bind"
+        );
+        self.build = declaration || build == Build::Everything;
         let item = match self.word()? {
             "module" => Item::Module(self.module_decl(start)?),
             "source" => {
@@ -494,22 +543,23 @@ impl<'t> Parser<'t> {
 
     fn flow(&mut self) -> Option<Flow> {
         let start = self.pos_after_skip();
-        let from = self.endpoints()?;
+        let (from, from_has_self, _) = self.endpoints()?;
         if !self.eat(b"->") {
             return None;
         }
-        let to = self.endpoints()?;
+        let (to, to_has_self, to_count) = self.endpoints()?;
         // `self` only alone on the right (build.rs reports the rest).
-        let misplaced = |e: &Endpoint| matches!(e, Endpoint::SelfNode(_));
-        if from.iter().any(misplaced) || (to.len() > 1 && to.iter().any(misplaced)) {
+        if from_has_self || (to_count > 1 && to_has_self) {
             return None;
         }
         let mut modifiers = Modifiers::default();
         let mut specs = Vec::new();
         if self.eat(b":") {
-            specs.push(self.spec()?);
+            let spec = self.spec()?;
+            self.push(&mut specs, spec);
             while self.eat(b",") {
-                specs.push(self.spec()?);
+                let spec = self.spec()?;
+                self.push(&mut specs, spec);
             }
         } else {
             self.modifiers(&mut modifiers)?;
@@ -517,20 +567,27 @@ impl<'t> Parser<'t> {
                 return None;
             }
             while !self.eat(b"}") {
-                specs.push(self.spec()?);
+                let spec = self.spec()?;
+                self.push(&mut specs, spec);
                 self.eat(b",");
             }
         }
         Some(Flow { from, to, modifiers, specs, span: self.span(start) })
     }
 
-    fn endpoints(&mut self) -> Option<Vec<Endpoint>> {
-        let mut endpoints = vec![self.endpoint()?];
-        // `||` is no endpoint separator; the endpoint after `|` fails on the second `|`.
-        while self.eat(b"|") {
-            endpoints.push(self.endpoint()?);
+    /// The endpoints, whether one is `self`, and how many there are.
+    fn endpoints(&mut self) -> Option<(Vec<Endpoint>, bool, usize)> {
+        let (mut endpoints, mut has_self, mut count) = (Vec::new(), false, 0);
+        loop {
+            let endpoint = self.endpoint()?;
+            has_self |= matches!(endpoint, Endpoint::SelfNode(_));
+            count += 1;
+            self.push(&mut endpoints, endpoint);
+            // `||` is no endpoint separator; the endpoint after `|` fails on the second `|`.
+            if !self.eat(b"|") {
+                return Some((endpoints, has_self, count));
+            }
         }
-        Some(endpoints)
     }
 
     fn endpoint(&mut self) -> Option<Endpoint> {
@@ -550,14 +607,16 @@ impl<'t> Parser<'t> {
 
     /// `modifier*`: each kind at most once (build.rs reports a repeat).
     fn modifiers(&mut self, modifiers: &mut Modifiers) -> Option<()> {
+        let mut notes = false;
         loop {
             self.skip();
             match self.peek() {
                 Some(b'[') => {
-                    if !modifiers.notes.is_empty() {
+                    if notes {
                         return None;
                     }
                     modifiers.notes = self.note_refs()?;
+                    notes = true;
                 }
                 Some(b'"') => once(&mut modifiers.description, self.string()?)?,
                 _ => match self.word() {
@@ -579,9 +638,12 @@ impl<'t> Parser<'t> {
         if !self.eat(b"[") {
             return None;
         }
-        let mut labels = vec![self.note_label()?];
+        let mut labels = Vec::new();
+        let label = self.note_label()?;
+        self.push(&mut labels, label);
         while self.eat(b",") {
-            labels.push(self.note_label()?);
+            let label = self.note_label()?;
+            self.push(&mut labels, label);
         }
         self.eat(b"]").then_some(labels)
     }
@@ -600,14 +662,17 @@ impl<'t> Parser<'t> {
             }
             return Some(SpecKind::Service(self.path()?));
         };
-        let mut protocols = vec![self.protocol()?];
+        let mut protocols = Vec::new();
+        let protocol = self.protocol()?;
+        self.push(&mut protocols, protocol);
         while self.eat(b"/") {
-            protocols.push(self.protocol()?);
-        }
-        // Mixed protocols (E0012), ports where none are taken (E0010) and none where they are
-        // needed (E0009) are reported by build.rs.
-        if protocols.iter().any(|(p, _)| p.has_ports() != first.has_ports()) {
-            return None;
+            let protocol = self.protocol()?;
+            // Mixed protocols (E0012), ports where none are taken (E0010) and none where they
+            // are needed (E0009) are reported by build.rs.
+            if protocol.0.has_ports() != first.has_ports() {
+                return None;
+            }
+            self.push(&mut protocols, protocol);
         }
         let ports = if first.has_ports() {
             self.port_list()?
@@ -622,7 +687,9 @@ impl<'t> Parser<'t> {
 
     /// `port_list`, which ends before a comma followed by a protocol (`tcp 80, udp 53` is two specs).
     fn port_list(&mut self) -> Option<Vec<PortItem>> {
-        let mut items = vec![self.port_item()?];
+        let mut items = Vec::new();
+        let item = self.port_item()?;
+        self.push(&mut items, item);
         loop {
             let (comma, last) = (self.pos_after_skip(), self.last);
             if !self.eat(b",") {
@@ -632,7 +699,8 @@ impl<'t> Parser<'t> {
                 (self.pos, self.last) = (comma, last);
                 return Some(items);
             }
-            items.push(self.port_item()?);
+            let item = self.port_item()?;
+            self.push(&mut items, item);
         }
     }
 
@@ -664,20 +732,36 @@ impl<'t> Parser<'t> {
 
     fn expr(&mut self) -> Option<Expr> {
         let start = self.pos_after_skip();
-        let mut terms = vec![self.and_expr()?];
-        while self.eat(b"||") {
-            terms.push(self.and_expr()?);
+        let first = self.and_expr()?;
+        if !self.eat(b"||") {
+            return Some(first);
         }
-        Some(if terms.len() == 1 { terms.pop()? } else { Expr::Or(terms, self.span(start)) })
+        let mut terms = Vec::new();
+        self.push(&mut terms, first);
+        loop {
+            let term = self.and_expr()?;
+            self.push(&mut terms, term);
+            if !self.eat(b"||") {
+                return Some(Expr::Or(terms, self.span(start)));
+            }
+        }
     }
 
     fn and_expr(&mut self) -> Option<Expr> {
         let start = self.pos_after_skip();
-        let mut terms = vec![self.unary()?];
-        while self.eat(b"&&") {
-            terms.push(self.unary()?);
+        let first = self.unary()?;
+        if !self.eat(b"&&") {
+            return Some(first);
         }
-        Some(if terms.len() == 1 { terms.pop()? } else { Expr::And(terms, self.span(start)) })
+        let mut terms = Vec::new();
+        self.push(&mut terms, first);
+        loop {
+            let term = self.unary()?;
+            self.push(&mut terms, term);
+            if !self.eat(b"&&") {
+                return Some(Expr::And(terms, self.span(start)));
+            }
+        }
     }
 
     fn unary(&mut self) -> Option<Expr> {
@@ -695,7 +779,8 @@ impl<'t> Parser<'t> {
             self.skip();
         }
         let atom = self.atom()?;
-        Some(if negations % 2 == 1 { Expr::Not(Box::new(atom), self.span(start)) } else { atom })
+        // Not building, the atom stands in for its negation (a box would allocate).
+        Some(if negations % 2 == 1 && self.build { Expr::Not(Box::new(atom), self.span(start)) } else { atom })
     }
 
     fn atom(&mut self) -> Option<Expr> {
@@ -705,7 +790,7 @@ impl<'t> Parser<'t> {
             if !self.eat(b")") {
                 return None;
             }
-            return Some(Expr::Paren(Box::new(inner), self.span(start)));
+            return Some(if self.build { Expr::Paren(Box::new(inner), self.span(start)) } else { inner });
         }
         if self.bool_next() {
             return Some(Expr::Bool(self.bool()?));

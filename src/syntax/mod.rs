@@ -99,11 +99,11 @@ pub fn parse_deferring_flows(file: FileId, text: &str) -> Deferred {
 /// diagnostics were reported by `parse_deferring_flows`.
 pub fn flow_at(file: FileId, text: &str, start: u32) -> Option<ast::Item> {
     let start = start as usize;
-    if let Some((item, _)) = fast::one_line_statement(file, text, start) {
+    if let Some((item, _)) = fast::one_line_statement(file, text, start, fast::Build::Everything) {
         return Some(item);
     }
     let end = scan::statement_end(text, start);
-    if let Some((item, _)) = fast::statement(file, text, start, end) {
+    if let Some((item, _)) = fast::statement(file, text, start, end, fast::Build::Everything) {
         return Some(item);
     }
     let mut pairs = PortsParser::parse(Rule::statement, text.get(start..end)?).ok()?;
@@ -145,6 +145,8 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
             item => out.file.items.push(item),
         }
     };
+    // Flows kept only by where they start need not be built now (see `fast::Build`).
+    let build = if mode.defer_flows { fast::Build::NoFlows } else { fast::Build::Everything };
     let too_deep = scan::too_deep(text, MAX_NESTING);
     let mut too_deep = too_deep.iter().peekable();
     let mut offset = 0;
@@ -157,8 +159,9 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
         }
         // Finding where pest's slice ends scans the statement and the line after it; a statement
         // on one line, the usual case, needs no such bound (see `fast::one_line_statement`).
-        let one_line =
-            (mode.fast && too_deep.peek().is_none()).then(|| fast::one_line_statement(file, text, start)).flatten();
+        let one_line = (mode.fast && too_deep.peek().is_none())
+            .then(|| fast::one_line_statement(file, text, start, build))
+            .flatten();
         if let Some((item, span)) = one_line {
             keep(&mut out, item, start);
             previous = Some(span);
@@ -176,7 +179,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
                 continue;
             }
         }
-        if let Some((item, span)) = mode.fast.then(|| fast::statement(file, text, start, end)).flatten() {
+        if let Some((item, span)) = mode.fast.then(|| fast::statement(file, text, start, end, build)).flatten() {
             keep(&mut out, item, start);
             previous = Some(span);
             offset = (span.end as usize).max(start + 1);
@@ -308,6 +311,8 @@ mod tests {
         let parsed = parse_statements(FileId(0), &text, Mode { fast: true, defer_flows: false });
         assert!(parsed.diagnostics.is_empty());
         assert_eq!(parsed.fast, parsed.file.items.len(), "every statement should take the fast path");
+        let deferred = parse_statements(FileId(0), &text, Mode { fast: true, defer_flows: true });
+        assert_eq!(deferred.fast, parsed.fast, "and so when flows are deferred");
     }
 
     #[test]
