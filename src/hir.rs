@@ -248,7 +248,11 @@ struct Names {
 }
 
 impl Cond {
-    pub fn and(terms: Vec<Cond>) -> Cond {
+    pub fn and(mut terms: Vec<Cond>) -> Cond {
+        // One term that is not itself an `&&` comes out as it went in: skip the copy.
+        if terms.len() == 1 && !matches!(terms.first(), Some(Cond::And(_))) {
+            return terms.pop().expect("invariant: one term");
+        }
         let mut out = Vec::new();
         for term in terms {
             match term {
@@ -265,7 +269,10 @@ impl Cond {
         }
     }
 
-    pub fn or(terms: Vec<Cond>) -> Cond {
+    pub fn or(mut terms: Vec<Cond>) -> Cond {
+        if terms.len() == 1 && !matches!(terms.first(), Some(Cond::Or(_))) {
+            return terms.pop().expect("invariant: one term");
+        }
         let mut out = Vec::new();
         for term in terms {
             match term {

@@ -104,16 +104,20 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
         let unset = if residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
         let conditions = Arc::new(Conditions { condition, open, residual });
         let ports = concrete_ports(program, &flow.ports, flow.span, unset);
-        let pairs: Vec<(NodeId, NodeId)> = match &flow.to {
-            Target::Local => flow.from.iter().map(|&n| (n, n)).collect(),
-            Target::Nodes(to) => flow.from.iter().flat_map(|&f| to.iter().map(move |&t| (f, t))).collect(),
-        };
         let flow_id = FlowId(crate::hir::next_id(index));
-        for &(from, to) in &pairs {
+        let pairs = flow.from.iter().flat_map(|f| {
+            let to: &[NodeId] = match &flow.to {
+                Target::Local => std::slice::from_ref(f),
+                Target::Nodes(to) => to,
+            };
+            to.iter().map(move |&t| (*f, t))
+        });
+        let portless = [None];
+        let ranges: Vec<Option<(u16, u16)>> = ports.iter().copied().map(Some).collect();
+        for (from, to) in pairs {
             for &protocol in &flow.protocols {
-                let ranges: Vec<Option<(u16, u16)>> =
-                    if protocol.has_ports() { ports.iter().copied().map(Some).collect() } else { vec![None] };
-                for range in ranges {
+                let ranges = if protocol.has_ports() { ranges.as_slice() } else { &portless };
+                for &range in ranges {
                     edges.push(Edge {
                         flow: flow_id,
                         from,
