@@ -35,11 +35,9 @@ pub const ROOT: ModuleId = ModuleId(0);
 pub fn check(graph: FlowGraph) -> (Checked, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut solver = logic::Solver::new(&graph.program);
-    let pairs = pairs::PairIndex::new(&graph.edges, graph.program.nodes.len());
-    overlap::never_violations(&graph, &pairs, &mut solver, &mut diagnostics);
+    overlap::never_violations(&graph, &mut solver, &mut diagnostics);
     overlap::claims(&graph, &mut solver, &mut diagnostics);
-    overlap::duplicates(&graph, &pairs, &mut solver, &mut diagnostics);
-    drop(pairs);
+    overlap::duplicates(&graph, &mut solver, &mut diagnostics);
     hygiene::conditions(&graph, &mut solver, &mut diagnostics);
     hygiene::reachability(&graph, &mut solver, &mut diagnostics);
     hygiene::declarations(&graph, &mut diagnostics);

@@ -5,12 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
+
 use super::logic::Solver;
-use super::pairs::PairIndex;
+use super::pairs::{self, Record};
 use super::{ROOT, edge_text, overlaps, when_text};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::{Conditions, Edge, FlowGraph};
-use crate::hir::{Cond, NodeId, NodeKind, Program};
+use crate::hir::{Cond, FlowId, NodeId, NodeKind, Program};
 use crate::protocol::Protocol;
 
 /// The ports of an edge as a sortable interval; portless protocols are the whole range.
@@ -31,22 +33,23 @@ fn grouped<K: Ord>(edges: &[Edge], key: impl Fn(&Edge) -> K) -> BTreeMap<K, Vec<
 }
 
 /// A flow overlaps a `never` invariant under a configuration the site allows: an error.
-pub fn never_violations(graph: &FlowGraph, pairs: &PairIndex, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
+pub fn never_violations(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
     if graph.nevers.is_empty() {
         return;
     }
     let program = &graph.program;
     let names = program.node_names();
+    let keys: FxHashSet<_> = graph.nevers.iter().map(|e| (e.from, e.to, e.protocol)).collect();
+    let candidates = pairs::matching(&graph.edges, &keys);
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     for never in &graph.nevers {
-        let candidates = pairs.group(&graph.edges, never.from, never.to, never.protocol);
         let (start, end) = interval(never);
         // Sorted by start: stop at the first edge that starts after the invariant ends.
-        for &index in candidates {
-            let Some(edge) = graph.edges.get(index as usize) else { continue };
-            if interval(edge).0 > end {
+        for candidate in pairs::group(&candidates, (never.from, never.to, never.protocol)) {
+            if candidate.interval().0 > end {
                 break;
             }
+            let Some(edge) = graph.edges.get(candidate.index as usize) else { continue };
             if interval(edge).1 < start || !overlaps(edge.ports, never.ports) {
                 continue;
             }
@@ -230,33 +233,37 @@ fn claim_diagnostic(
 
 /// Duplicate flows, and flows whose edges another flow already allows under a weaker
 /// condition: warnings, for flows of the root module.
-pub fn duplicates(graph: &FlowGraph, pairs: &PairIndex, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
+pub fn duplicates(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
     let program = &graph.program;
     let names = program.node_names();
-    let in_root = |e: &Edge| program.flows.get(e.flow.index()).is_some_and(|f| f.module == ROOT);
+    let in_root = |flow: FlowId| program.flows.get(flow.index()).is_some_and(|f| f.module == ROOT);
+    let edge = |r: &Record| graph.edges.get(r.index as usize);
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for members in pairs.groups() {
-        let mut active: Vec<u32> = Vec::new();
-        for &index in members {
-            let Some(edge) = graph.edges.get(index as usize) else { continue };
-            active.retain(|&a| graph.edges.get(a as usize).is_some_and(|e| interval(e).1 >= interval(edge).0));
-            for &other_index in &active {
-                let Some(other) = graph.edges.get(other_index as usize) else { continue };
-                if other.flow == edge.flow {
+    let mut active: Vec<Record> = Vec::new();
+    pairs::for_each_group(&graph.edges, program.nodes.len(), |members| {
+        active.clear();
+        for record in members {
+            active.retain(|a| a.interval().1 >= record.interval().0);
+            for other in &active {
+                if other.flow == record.flow {
                     continue;
                 }
-                // `other` starts no later; it covers `edge` if it ends no earlier.
-                if interval(other).1 >= interval(edge).1 && in_root(edge) {
-                    covered(program, &names, solver, edge, other, &mut reported, out);
+                // `other` starts no later; it covers `record` if it ends no earlier.
+                if other.interval().1 >= record.interval().1 && in_root(record.flow) {
+                    if let (Some(inner), Some(outer)) = (edge(record), edge(other)) {
+                        covered(program, &names, solver, inner, outer, &mut reported, out);
+                    }
                 }
                 // Equal ranges cover each other.
-                if interval(other) == interval(edge) && in_root(other) {
-                    covered(program, &names, solver, other, edge, &mut reported, out);
+                if other.interval() == record.interval() && in_root(other.flow) {
+                    if let (Some(inner), Some(outer)) = (edge(other), edge(record)) {
+                        covered(program, &names, solver, inner, outer, &mut reported, out);
+                    }
                 }
             }
-            active.push(index);
+            active.push(*record);
         }
-    }
+    });
 }
 
 /// Reports `inner` if `outer` allows all of it whenever `inner` is active.

@@ -1,100 +1,142 @@
 //! The edges grouped by (from, to, protocol), each group in the order the sweeps of `overlap`
 //! visit it: by port start, then end descending, then edge index.
 //!
-//! A map from keys to lists costs a tree insertion per edge, with a cache miss at each level;
-//! on millions of edges that dominated the checks. A counting sort by source node, then a sort
-//! of each node's few edges by their keys gathered in one place, does the same in two passes.
+//! On millions of edges, a tree of groups cost a cache miss per edge and level, and an index
+//! sorted by looking keys up in the edges a cache miss per comparison. Here the edges are read
+//! in order into small records that carry their keys, which are sorted and swept in place; an
+//! edge itself is read again only when it overlaps another. The records of a few thousand
+//! source nodes at a time are built, so their memory stays bounded.
 
 use crate::graph::Edge;
-use crate::hir::NodeId;
+use crate::hir::{FlowId, NodeId};
 use crate::protocol::Protocol;
 
-/// Edge indices grouped by (from, to, protocol), as described in the module comment.
-pub struct PairIndex {
-    order: Vec<u32>,
-    /// Where each group starts in `order`, then `order.len()`.
-    starts: Vec<u32>,
+/// One edge, as the sweeps see it. Ordered by (from, to, protocol, port start, end descending,
+/// index): the field order, so that `Ord` is derived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Record {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub protocol: Protocol,
+    pub start: u16,
+    end_descending: u16,
+    pub index: u32,
+    pub flow: FlowId,
 }
 
-/// What orders an edge within its source node's edges; the index breaks ties, as a stable sort would.
-type Key = (NodeId, Protocol, u16, u16, u32);
-
-fn key(edge: &Edge, index: u32) -> Key {
-    let (start, end) = super::overlap::interval(edge);
-    (edge.to, edge.protocol, start, u16::MAX - end, index)
-}
-
-fn index32(index: usize) -> u32 {
-    u32::try_from(index).expect("invariant: fewer than 2^32 edges")
-}
-
-impl PairIndex {
-    pub fn new(edges: &[Edge], nodes: usize) -> Self {
-        // Counting sort by source node: bucket `n` holds node n's edges in index order.
-        let mut bucket_starts = vec![0usize; nodes + 1];
-        for edge in edges {
-            if let Some(count) = bucket_starts.get_mut(edge.from.index() + 1) {
-                *count += 1;
-            }
+impl Record {
+    fn new(edge: &Edge, index: usize) -> Self {
+        let (start, end) = super::overlap::interval(edge);
+        let index = u32::try_from(index).expect("invariant: fewer than 2^32 edges");
+        Record {
+            from: edge.from,
+            to: edge.to,
+            protocol: edge.protocol,
+            start,
+            end_descending: u16::MAX - end,
+            index,
+            flow: edge.flow,
         }
-        for n in 1..bucket_starts.len() {
-            let previous = bucket_starts.get(n - 1).copied().unwrap_or(0);
-            if let Some(start) = bucket_starts.get_mut(n) {
-                *start += previous;
-            }
+    }
+
+    /// The ports as an interval, portless protocols spanning everything (`overlap::interval`).
+    pub fn interval(&self) -> (u16, u16) {
+        (self.start, u16::MAX - self.end_descending)
+    }
+
+    pub fn key(&self) -> (NodeId, NodeId, Protocol) {
+        (self.from, self.to, self.protocol)
+    }
+
+    /// The order within one source node's records, as one number: a comparison of two numbers
+    /// instead of five fields.
+    fn order_from_one_node(&self) -> u128 {
+        (u128::from(self.to.0) << 96)
+            | (u128::from(self.protocol as u8) << 64)
+            | (u128::from(self.start) << 48)
+            | (u128::from(self.end_descending) << 32)
+            | u128::from(self.index)
+    }
+}
+
+/// At most this many records are held at once (12 MB).
+const CHUNK: usize = 1 << 19;
+
+const PLACEHOLDER: Record = Record {
+    from: NodeId(0),
+    to: NodeId(0),
+    protocol: Protocol::Tcp,
+    start: 0,
+    end_descending: 0,
+    index: 0,
+    flow: FlowId(0),
+};
+
+/// Calls `visit` on every group, in (from, to, protocol) order.
+pub fn for_each_group(edges: &[Edge], nodes: usize, mut visit: impl FnMut(&[Record])) {
+    let mut out_degree = vec![0usize; nodes];
+    for edge in edges {
+        if let Some(count) = out_degree.get_mut(edge.from.index()) {
+            *count += 1;
         }
-        let mut order = vec![0u32; edges.len()];
-        let mut next = bucket_starts.clone();
+    }
+    let mut records = Vec::new();
+    let mut first = 0;
+    while first < nodes {
+        // Source nodes first..last, together at most CHUNK edges (or one node with more).
+        let mut last = first;
+        let mut count = 0;
+        while let Some(&degree) = out_degree.get(last) {
+            if count > 0 && count + degree > CHUNK {
+                break;
+            }
+            count += degree;
+            last += 1;
+        }
+        // A counting sort by source node, then a sort of each node's few records.
+        let mut next = vec![0usize; last - first];
+        let mut total = 0;
+        for (slot, &degree) in next.iter_mut().zip(out_degree.get(first..last).unwrap_or_default()) {
+            *slot = total;
+            total += degree;
+        }
+        let bounds: Vec<usize> = next.iter().copied().chain(std::iter::once(total)).collect();
+        records.clear();
+        records.resize(total, PLACEHOLDER);
         for (index, edge) in edges.iter().enumerate() {
-            if let Some(at) = next.get_mut(edge.from.index()) {
-                if let Some(slot) = order.get_mut(*at) {
-                    *slot = index32(index);
-                }
-                *at += 1;
+            let Some(at) = edge.from.index().checked_sub(first).and_then(|n| next.get_mut(n)) else { continue };
+            if let Some(slot) = records.get_mut(*at) {
+                *slot = Record::new(edge, index);
+            }
+            *at += 1;
+        }
+        for node in bounds.windows(2) {
+            let Some(node_records) =
+                records.get_mut(node.first().copied().unwrap_or(0)..node.get(1).copied().unwrap_or(0))
+            else {
+                continue;
+            };
+            node_records.sort_unstable_by_key(Record::order_from_one_node);
+            for group in node_records.chunk_by(|a, b| a.key() == b.key()) {
+                visit(group);
             }
         }
-        // Sort each bucket by its keys, gathered once, and cut it into groups.
-        let mut starts = Vec::new();
-        let mut keys: Vec<Key> = Vec::new();
-        for bucket in bucket_starts.windows(2) {
-            let &[first, end] = bucket else { continue };
-            let Some(slice) = order.get_mut(first..end) else { continue };
-            keys.clear();
-            keys.extend(slice.iter().filter_map(|&i| edges.get(i as usize).map(|e| key(e, i))));
-            keys.sort_unstable();
-            let mut previous: Option<(NodeId, Protocol)> = None;
-            for (offset, (slot, k)) in slice.iter_mut().zip(&keys).enumerate() {
-                *slot = k.4;
-                if previous != Some((k.0, k.1)) {
-                    starts.push(index32(first + offset));
-                    previous = Some((k.0, k.1));
-                }
-            }
-            debug_assert_eq!(first + keys.len(), end);
-        }
-        starts.push(index32(order.len()));
-        PairIndex { order, starts }
+        first = last;
     }
+}
 
-    /// Every group, in (from, to, protocol) order.
-    pub fn groups(&self) -> impl Iterator<Item = &[u32]> {
-        self.starts.windows(2).filter_map(|w| self.order.get(w.first().copied()? as usize..w.get(1).copied()? as usize))
-    }
+/// The records of the edges whose (from, to, protocol) is one of `keys`, sorted.
+pub fn matching(edges: &[Edge], keys: &rustc_hash::FxHashSet<(NodeId, NodeId, Protocol)>) -> Vec<Record> {
+    let wanted = |e: &Edge| keys.contains(&(e.from, e.to, e.protocol));
+    let mut records: Vec<Record> =
+        edges.iter().enumerate().filter(|(_, e)| wanted(e)).map(|(index, e)| Record::new(e, index)).collect();
+    records.sort_unstable();
+    records
+}
 
-    /// The group of edges from `from` to `to` on `protocol`; empty if there is none.
-    pub fn group(&self, edges: &[Edge], from: NodeId, to: NodeId, protocol: Protocol) -> &[u32] {
-        let wanted = (from, to, protocol);
-        let key_of = |start: &u32| {
-            let edge = self.order.get(*start as usize).and_then(|&i| edges.get(i as usize));
-            edge.map(|e| (e.from, e.to, e.protocol))
-        };
-        let groups = self.starts.len().saturating_sub(1);
-        let at = self.starts.get(..groups).map_or(0, |s| s.partition_point(|s| key_of(s).is_some_and(|k| k < wanted)));
-        match (self.starts.get(at), self.starts.get(at + 1)) {
-            (Some(&start), Some(&end)) if key_of(&start) == Some(wanted) => {
-                self.order.get(start as usize..end as usize).unwrap_or_default()
-            }
-            _ => &[],
-        }
-    }
+/// The group of `key` in sorted `records`; empty if there is none.
+pub fn group(records: &[Record], key: (NodeId, NodeId, Protocol)) -> &[Record] {
+    let start = records.partition_point(|r| r.key() < key);
+    let end = records.partition_point(|r| r.key() <= key);
+    records.get(start..end).unwrap_or_default()
 }
