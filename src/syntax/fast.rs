@@ -96,8 +96,21 @@ struct Parser<'t> {
     word: (usize, usize),
 }
 
+/// `[A-Za-z0-9_]`, by table: the scan of every word asks it of each byte.
+#[allow(clippy::indexing_slicing)] // `b` runs over 0..256, the table's indices.
+const NAME_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
+
 fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    NAME_CHARS.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 impl<'t> Parser<'t> {
@@ -169,6 +182,16 @@ impl<'t> Parser<'t> {
         if self.build { text.to_string() } else { String::new() }
     }
 
+    /// A new list for a few items, most often one: room for exactly one, where `Vec::new` makes
+    /// room for four at the first push (a thousand bytes for four `Spec`s).
+    fn list<T>(&self) -> Vec<T> {
+        self.list_for(1)
+    }
+
+    fn list_for<T>(&self, items: usize) -> Vec<T> {
+        if self.build { Vec::with_capacity(items) } else { Vec::new() }
+    }
+
     /// Pushes onto a list being built; a list is left empty when not building.
     fn push<T>(&self, list: &mut Vec<T>, item: T) {
         if self.build {
@@ -205,7 +228,7 @@ impl<'t> Parser<'t> {
     fn path(&mut self) -> Option<Path> {
         let first = self.ident()?;
         let start = first.span.start as usize;
-        let mut segments = Vec::new();
+        let mut segments = self.list();
         self.push(&mut segments, first);
         while self.peek() == Some(b'.') {
             // `a.` followed by anything but a name ends the path before the dot in pest; give up.
@@ -553,7 +576,7 @@ impl<'t> Parser<'t> {
             return None;
         }
         let mut modifiers = Modifiers::default();
-        let mut specs = Vec::new();
+        let mut specs = self.list();
         if self.eat(b":") {
             let spec = self.spec()?;
             self.push(&mut specs, spec);
@@ -577,7 +600,7 @@ impl<'t> Parser<'t> {
 
     /// The endpoints, whether one is `self`, and how many there are.
     fn endpoints(&mut self) -> Option<(Vec<Endpoint>, bool, usize)> {
-        let (mut endpoints, mut has_self, mut count) = (Vec::new(), false, 0);
+        let (mut endpoints, mut has_self, mut count) = (self.list(), false, 0);
         loop {
             let endpoint = self.endpoint()?;
             has_self |= matches!(endpoint, Endpoint::SelfNode(_));
@@ -638,7 +661,7 @@ impl<'t> Parser<'t> {
         if !self.eat(b"[") {
             return None;
         }
-        let mut labels = Vec::new();
+        let mut labels = self.list();
         let label = self.note_label()?;
         self.push(&mut labels, label);
         while self.eat(b",") {
@@ -662,7 +685,7 @@ impl<'t> Parser<'t> {
             }
             return Some(SpecKind::Service(self.path()?));
         };
-        let mut protocols = Vec::new();
+        let mut protocols = self.list();
         let protocol = self.protocol()?;
         self.push(&mut protocols, protocol);
         while self.eat(b"/") {
@@ -687,7 +710,7 @@ impl<'t> Parser<'t> {
 
     /// `port_list`, which ends before a comma followed by a protocol (`tcp 80, udp 53` is two specs).
     fn port_list(&mut self) -> Option<Vec<PortItem>> {
-        let mut items = Vec::new();
+        let mut items = self.list();
         let item = self.port_item()?;
         self.push(&mut items, item);
         loop {
@@ -736,7 +759,7 @@ impl<'t> Parser<'t> {
         if !self.eat(b"||") {
             return Some(first);
         }
-        let mut terms = Vec::new();
+        let mut terms = self.list_for(2);
         self.push(&mut terms, first);
         loop {
             let term = self.and_expr()?;
@@ -753,7 +776,7 @@ impl<'t> Parser<'t> {
         if !self.eat(b"&&") {
             return Some(first);
         }
-        let mut terms = Vec::new();
+        let mut terms = self.list_for(2);
         self.push(&mut terms, first);
         loop {
             let term = self.unary()?;
