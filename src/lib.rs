@@ -54,11 +54,21 @@ impl Outcome {
 /// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
 /// is not reported again by every stage after it; output is produced only when nothing is an error.
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    compile_keeping(root, loader, options).map(|(outcome, _)| outcome)
+}
+
+/// `compile`, also handing back the checked program (`None` when a stage reported an error), for a
+/// caller that queries it further, or that is about to exit and need not free it.
+pub fn compile_keeping(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    options: &Options,
+) -> Result<(Outcome, Option<check::Checked>), RootError> {
     if options.target == Some(Target::Nftables) && options.roles.is_empty() {
         return Err(RootError("the nftables target builds one host's firewall: name its role(s)".into()));
     }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
-    if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
+    if let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) {
         let program = &checked.graph().program;
         let mut roles = Vec::new();
         for name in &options.roles {
@@ -72,7 +82,7 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
         }
         let target_options =
             lower::TargetOptions { roles, egress: options.egress, allow_lockout: options.allow_lockout };
-        match lower::lowerer(target).lower(&checked, &target_options) {
+        match lower::lowerer(target).lower(checked, &target_options) {
             Ok((text, mut found)) => {
                 outcome.output = Some(text);
                 outcome.diagnostics.append(&mut found);
@@ -81,7 +91,7 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
         }
         diag::sort(&mut outcome.diagnostics);
     }
-    Ok(outcome)
+    Ok((outcome, checked))
 }
 
 /// Compiles and checks `root` and returns the checked program for queries such as `explain`;
