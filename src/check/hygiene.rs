@@ -3,11 +3,25 @@
 
 use std::collections::BTreeSet;
 
+use rustc_hash::FxHashMap;
+
 use super::ROOT;
 use super::logic::Solver;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::FlowGraph;
 use crate::hir::{Cond, NodeKind};
+
+/// What `conditions` finds of a condition.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// It never holds.
+    Dead,
+    /// It never holds with the file's settings.
+    DeadHere,
+    /// It always holds.
+    Always,
+    Fine,
+}
 
 /// Conditions that can never hold (the flow is dead) or always hold (the condition says nothing).
 pub fn conditions(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
@@ -15,6 +29,7 @@ pub fn conditions(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diag
     // Building a stdlib module by name with `--set` picks one configuration of a vendor table;
     // its flows for the other configurations are not mistakes.
     let root_is_stdlib = program.modules.first().is_some_and(|m| m.path.starts_with("<stdlib>/"));
+    let mut verdicts: FxHashMap<Cond, Verdict> = FxHashMap::default();
     for flow in program.flows.iter().filter(|f| f.module == ROOT) {
         let notes = flow.notes.iter().filter_map(|n| program.notes.get(n.index()));
         let written = flow.when != Cond::Const(true) || notes.clone().any(|n| n.when != Cond::Const(true));
@@ -27,13 +42,30 @@ pub fn conditions(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diag
         } else {
             Cond::and(std::iter::once(flow.when.clone()).chain(notes.map(|n| n.when.clone())).collect())
         };
-        if !solver.satisfiable(&condition) {
+        // Many flows share a condition: decide each condition once.
+        let verdict = match verdicts.get(&condition) {
+            Some(&verdict) => verdict,
+            None => {
+                let verdict = if !solver.satisfiable(&condition) {
+                    Verdict::Dead
+                } else if !root_is_stdlib && !solver.satisfiable(&condition.simplify(&program.explicit)) {
+                    Verdict::DeadHere
+                } else if solver.valid(&condition) {
+                    Verdict::Always
+                } else {
+                    Verdict::Fine
+                };
+                verdicts.insert(condition.clone(), verdict);
+                verdict
+            }
+        };
+        if verdict == Verdict::Dead {
             out.push(
                 Diagnostic::new(Code::DeadFlow, "this flow's condition can never hold", flow.span, "never active")
                     .with_note(format!("its condition, with its notes': {}", condition.display(program)))
                     .with_help("the flow allows nothing; fix the condition or delete the flow"),
             );
-        } else if !root_is_stdlib && !solver.satisfiable(&condition.simplify(&program.explicit)) {
+        } else if verdict == Verdict::DeadHere {
             out.push(
                 Diagnostic::new(
                     Code::DeadFlow,
@@ -44,7 +76,7 @@ pub fn conditions(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diag
                 .with_note(format!("its condition, with its notes': {}", condition.display(program)))
                 .with_help("a `set` or `--set` rules it out; delete the flow or change the setting"),
             );
-        } else if solver.valid(&condition) {
+        } else if verdict == Verdict::Always {
             out.push(
                 Diagnostic::new(Code::AlwaysTrue, "this flow's condition always holds", flow.span, "always active")
                     .with_note(format!("its condition, with its notes': {}", condition.display(program)))

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diag::{Code, Diagnostic};
@@ -74,8 +76,10 @@ impl Edge {
 /// Expands every flow, reporting params that a flow needs but nothing sets.
 pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     let mut unset: BTreeMap<ParamId, Vec<Span>> = BTreeMap::new();
-    let edges = expand(&program, &program.flows, &mut unset);
-    let nevers = expand(&program, &program.nevers, &mut unset);
+    let mut shared = FxHashMap::default();
+    let edges = expand(&program, &program.flows, &mut unset, &mut shared);
+    let nevers = expand(&program, &program.nevers, &mut unset, &mut shared);
+    drop(shared);
     let diagnostics = unset.into_iter().map(|(param, uses)| unset_param(&program, param, &uses)).collect();
     let mut graph = DiGraph::with_capacity(program.nodes.len(), edges.len());
     for index in 0..program.nodes.len() {
@@ -87,7 +91,14 @@ pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     (FlowGraph { program, edges, nevers, graph }, diagnostics)
 }
 
-fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<ParamId, Vec<Span>>) -> Vec<Edge> {
+/// Expands flows to edges. Flows with the same condition share one `Conditions` (`shared`): a
+/// program of a million flows has a few hundred distinct conditions.
+fn expand(
+    program: &Program,
+    flows: &[crate::hir::Flow],
+    unset: &mut BTreeMap<ParamId, Vec<Span>>,
+    shared: &mut FxHashMap<Cond, Arc<Conditions>>,
+) -> Vec<Edge> {
     let mut edges = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
         let mut terms = vec![flow.when.clone()];
@@ -97,12 +108,19 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
             local |= note.local;
         }
         let condition = Cond::and(terms);
-        let open = condition.simplify(&program.explicit);
-        let residual = condition.simplify(&program.config);
+        let conditions = match shared.get(&condition) {
+            Some(known) => Arc::clone(known),
+            None => {
+                let open = condition.simplify(&program.explicit);
+                let residual = condition.simplify(&program.config);
+                let conditions = Arc::new(Conditions { condition: condition.clone(), open, residual });
+                shared.insert(condition, Arc::clone(&conditions));
+                conditions
+            }
+        };
         // A param matters only to a flow the build includes.
         let mut ignored = BTreeMap::new();
-        let unset = if residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
-        let conditions = Arc::new(Conditions { condition, open, residual });
+        let unset = if conditions.residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
         let ports = concrete_ports(program, &flow.ports, flow.span, unset);
         let flow_id = FlowId(crate::hir::next_id(index));
         let pairs = flow.from.iter().flat_map(|f| {

@@ -49,6 +49,7 @@ impl Resolver<'_> {
         for (index, note) in self.note_decls.clone().iter().enumerate() {
             let module = self.note_modules.get(index).copied().unwrap_or(0);
             let when = note.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+            let when = self.shared(when);
             self.program.notes.push(hir::Note {
                 label: note.label.label.clone(),
                 text: note.text.value.clone(),
@@ -185,6 +186,7 @@ impl Resolver<'_> {
             };
             // `and` of `true` and a condition gives the condition back.
             let when = if block_when == Cond::Const(true) { when } else { Cond::and(vec![block_when.clone(), when]) };
+            let when = self.shared(when);
             let resolved = hir::Flow {
                 from: from.clone(),
                 to: to.clone(),
@@ -305,6 +307,17 @@ impl Resolver<'_> {
             }
         }
         ids
+    }
+
+    /// The condition equal to `cond` that an earlier flow or note already has, if any, so that
+    /// equal conditions share their terms: comparing them, as the checks' caches do for every
+    /// flow, then stops at the first shared term.
+    fn shared(&mut self, cond: Cond) -> Cond {
+        if let Some(known) = self.conditions.get(&cond) {
+            return known.clone();
+        }
+        self.conditions.insert(cond.clone());
+        cond
     }
 
     pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Cond {

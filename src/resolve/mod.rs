@@ -116,6 +116,8 @@ struct Resolver<'a> {
     services: Vec<ServiceDef>,
     /// Per service: its protocols and ports, once resolved without error.
     service_ports: Vec<Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)>>,
+    /// Every distinct condition of a flow or note so far (`Resolver::shared`).
+    conditions: rustc_hash::FxHashSet<hir::Cond>,
     note_decls: Vec<ast::NoteDecl>,
     note_modules: Vec<usize>,
     /// Per module: note label -> note.
@@ -142,6 +144,7 @@ impl<'a> Resolver<'a> {
             groups: Vec::new(),
             services: Vec::new(),
             service_ports: Vec::new(),
+            conditions: rustc_hash::FxHashSet::default(),
             note_decls: Vec::new(),
             note_modules: Vec::new(),
             notes: vec![BTreeMap::new(); n],
