@@ -101,13 +101,14 @@ fn expand(
 ) -> Vec<Edge> {
     let mut edges = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
-        let mut terms = vec![flow.when.clone()];
-        let mut local = flow.local || flow.to == Target::Local;
-        for note in flow.notes.iter().filter_map(|n| program.notes.get(n.index())) {
-            terms.push(note.when.clone());
-            local |= note.local;
-        }
-        let condition = Cond::and(terms);
+        let notes = flow.notes.iter().filter_map(|n| program.notes.get(n.index()));
+        let local = flow.local || flow.to == Target::Local || notes.clone().any(|n| n.local);
+        // `and` of one term gives it back.
+        let condition = if flow.notes.is_empty() {
+            flow.when.clone()
+        } else {
+            Cond::and(std::iter::once(flow.when.clone()).chain(notes.map(|n| n.when.clone())).collect())
+        };
         let conditions = match shared.get(&condition) {
             Some(known) => Arc::clone(known),
             None => {
@@ -131,11 +132,14 @@ fn expand(
             to.iter().map(move |&t| (*f, t))
         });
         let portless = [None];
-        let ranges: Vec<Option<(u16, u16)>> = ports.iter().copied().map(Some).collect();
         for (from, to) in pairs {
             for &protocol in &flow.protocols {
-                let ranges = if protocol.has_ports() { ranges.as_slice() } else { &portless };
-                for &range in ranges {
+                let ranges: &mut dyn Iterator<Item = Option<(u16, u16)>> = if protocol.has_ports() {
+                    &mut ports.iter().copied().map(Some)
+                } else {
+                    &mut portless.iter().copied()
+                };
+                for range in ranges {
                     edges.push(Edge {
                         flow: flow_id,
                         from,
@@ -161,7 +165,7 @@ fn concrete_ports(
     flow: Span,
     unset: &mut BTreeMap<ParamId, Vec<Span>>,
 ) -> Vec<(u16, u16)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(ports.len());
     for port in ports {
         match *port {
             PortRef::Range(start, end) => out.push((start, end)),

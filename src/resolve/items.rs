@@ -35,8 +35,8 @@ impl Resolver<'_> {
             // Each flow is parsed again here and its syntax tree dropped as soon as it is resolved.
             for &start in &loaded.flows {
                 match crate::syntax::flow_at(file, map.text(file), start) {
-                    Some(Item::Flow(flow)) => self.flow(module, &flow, &members, false),
-                    Some(Item::Never(flow)) => self.flow(module, &flow, &members, true),
+                    Some(Item::Flow(flow)) => self.flow(module, flow, &members, false),
+                    Some(Item::Never(flow)) => self.flow(module, flow, &members, true),
                     _ => debug_assert!(false, "invariant: a deferred flow parses again"),
                 }
             }
@@ -161,7 +161,8 @@ impl Resolver<'_> {
 
     /// One `hir::Flow` per spec of the statement, added to the program's flows or, for a `never`,
     /// its invariants.
-    fn flow(&mut self, module: usize, flow: &ast::Flow, members: &[Vec<NodeId>], never: bool) {
+    /// Takes the flow's syntax tree, to move its descriptions into the program.
+    fn flow(&mut self, module: usize, flow: ast::Flow, members: &[Vec<NodeId>], never: bool) {
         let from = self.endpoints(module, &flow.from, members);
         let to = match flow.to.as_slice() {
             [ast::Endpoint::SelfNode(_)] => Some(hir::Target::Local),
@@ -169,17 +170,21 @@ impl Resolver<'_> {
         };
         let block_when = flow.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
         let block_notes = self.note_refs(module, &flow.modifiers.notes);
-        for spec in &flow.specs {
+        for spec in flow.specs {
             let when = spec.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
-            let mut notes = block_notes.clone();
-            notes.extend(self.note_refs(module, &spec.modifiers.notes));
+            let mut notes = self.note_refs(module, &spec.modifiers.notes);
+            if !block_notes.is_empty() {
+                notes.splice(0..0, block_notes.iter().copied());
+            }
             notes.sort_unstable();
             notes.dedup();
             let Some((protocols, ports, service)) = self.spec_ports(module, &spec.kind) else {
                 continue;
             };
-            let description =
-                spec.modifiers.description.as_ref().or(flow.modifiers.description.as_ref()).map(|d| d.value.clone());
+            let description = match spec.modifiers.description {
+                Some(own) => Some(own.value),
+                None => flow.modifiers.description.as_ref().map(|d| d.value.clone()),
+            };
             let description = description.or_else(|| service.as_ref().and_then(|s| s.1.clone()));
             let (Some(from), Some(to)) = (&from, &to) else {
                 continue;
@@ -211,7 +216,7 @@ impl Resolver<'_> {
         endpoints: &[ast::Endpoint],
         members: &[Vec<NodeId>],
     ) -> Option<Vec<NodeId>> {
-        let mut nodes = Vec::new();
+        let mut nodes = Vec::with_capacity(endpoints.len());
         let mut ok = true;
         for endpoint in endpoints {
             let ast::Endpoint::Name(path) = endpoint else {
@@ -267,7 +272,7 @@ impl Resolver<'_> {
     }
 
     fn ports(&mut self, module: usize, spec: &ast::ProtoSpec) -> Option<Vec<hir::PortRef>> {
-        let mut ports = Vec::new();
+        let mut ports = Vec::with_capacity(spec.ports.len());
         let mut ok = true;
         for item in &spec.ports {
             match item {
@@ -283,7 +288,7 @@ impl Resolver<'_> {
     }
 
     fn note_refs(&mut self, module: usize, labels: &[ast::NoteLabel]) -> Vec<hir::NoteId> {
-        let mut ids = Vec::new();
+        let mut ids = Vec::with_capacity(labels.len());
         for label in labels {
             match self.notes.get(module).and_then(|n| n.get(&label.label)) {
                 Some(&id) => ids.push(id),
