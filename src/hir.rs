@@ -241,10 +241,42 @@ impl Program {
     }
 }
 
-/// The unique display names of flags and options, computed once per display.
-struct Names {
-    flags: Vec<String>,
-    options: Vec<String>,
+/// The unique display names (as `Program::flag_names` gives them) of the flags and options a
+/// condition mentions, found one at a time: targets write a condition per edge, and listing every
+/// name of the program for each cost more than the rest of the target.
+struct Names<'p> {
+    program: &'p Program,
+}
+
+impl<'p> Names<'p> {
+    fn flag(&self, flag: FlagId) -> std::borrow::Cow<'p, str> {
+        let flags = &self.program.flags;
+        match flags.get(flag.index()) {
+            Some(f) => self.unique(&f.name, f.module, flags.iter().map(|g| g.name.as_str())),
+            None => "?".into(),
+        }
+    }
+
+    fn option(&self, option: OptionId) -> std::borrow::Cow<'p, str> {
+        let options = &self.program.options;
+        match options.get(option.index()) {
+            Some(o) => self.unique(&o.name, o.module, options.iter().map(|p| p.name.as_str())),
+            None => "?".into(),
+        }
+    }
+
+    fn unique<'n>(
+        &self,
+        name: &'p str,
+        module: ModuleId,
+        all: impl Iterator<Item = &'n str>,
+    ) -> std::borrow::Cow<'p, str> {
+        if all.filter(|other| *other == name).count() == 1 {
+            return name.into();
+        }
+        let module = self.program.modules.get(module.index()).map_or("", |m| m.name.as_str());
+        format!("{module}.{name}").into()
+    }
 }
 
 impl Cond {
@@ -337,22 +369,22 @@ impl Cond {
 
     /// The condition in the language's own syntax, `!external_lb && cni == canal`.
     pub fn display(&self, program: &Program) -> String {
-        let names = Names { flags: program.flag_names(), options: program.option_names() };
+        let names = Names { program };
         let mut out = String::new();
         self.write(program, &names, &mut out, 0);
         out
     }
 
     /// `level` is the binding strength of the surrounding operator: 0 none, 1 `||`, 2 `&&`.
-    fn write(&self, program: &Program, names: &Names, out: &mut String, level: u8) {
-        let flag = |f: &FlagId| names.flags.get(f.index()).map_or("?", String::as_str);
-        let option = |o: &OptionId| names.options.get(o.index()).map_or("?", String::as_str);
+    fn write(&self, program: &Program, names: &Names<'_>, out: &mut String, level: u8) {
+        let flag = |f: &FlagId| names.flag(*f);
+        let option = |o: &OptionId| names.option(*o);
         let choice = |o: &OptionId, c: &u32| {
             program.options.get(o.index()).and_then(|o| o.choices.get(*c as usize)).map_or("?", String::as_str)
         };
         match self {
             Cond::Const(b) => out.push_str(if *b { "true" } else { "false" }),
-            Cond::Flag(f) => out.push_str(flag(f)),
+            Cond::Flag(f) => out.push_str(&flag(f)),
             Cond::Choice(o, c) => {
                 out.push_str(&format!("{} == {}", option(o), choice(o, c)));
             }
