@@ -1,6 +1,8 @@
 //! The resolved program: every name replaced by an index, groups expanded, settings collected.
 //! Produced by `resolve`, read by `graph`.
 
+use std::sync::Arc;
+
 use crate::ast::SelectorKind;
 use crate::protocol::Protocol;
 use crate::span::{FileId, Span};
@@ -173,15 +175,17 @@ pub enum PortRef {
 }
 
 /// A condition over flags and options.
+/// Subterms are shared (`Arc`), so a clone is cheap: each flow's condition is copied into the
+/// three views of its edges, the solver's cache and the checks' conjunctions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Cond {
     Const(bool),
     Flag(FlagId),
     /// The option has the choice with this index.
     Choice(OptionId, u32),
-    Not(Box<Cond>),
-    And(Vec<Cond>),
-    Or(Vec<Cond>),
+    Not(Arc<Cond>),
+    And(Arc<[Cond]>),
+    Or(Arc<[Cond]>),
 }
 
 /// The values of flags, options and params after defaults, `set` statements and the command line.
@@ -239,91 +243,150 @@ impl Program {
     }
 }
 
-/// The unique display names of flags and options, computed once per display.
-struct Names {
-    flags: Vec<String>,
-    options: Vec<String>,
+/// The unique display names (as `Program::flag_names` gives them) of the flags and options a
+/// condition mentions, found one at a time: targets write a condition per edge, and listing every
+/// name of the program for each cost more than the rest of the target.
+struct Names<'p> {
+    program: &'p Program,
+}
+
+impl<'p> Names<'p> {
+    fn flag(&self, flag: FlagId) -> std::borrow::Cow<'p, str> {
+        let flags = &self.program.flags;
+        match flags.get(flag.index()) {
+            Some(f) => self.unique(&f.name, f.module, flags.iter().map(|g| g.name.as_str())),
+            None => "?".into(),
+        }
+    }
+
+    fn option(&self, option: OptionId) -> std::borrow::Cow<'p, str> {
+        let options = &self.program.options;
+        match options.get(option.index()) {
+            Some(o) => self.unique(&o.name, o.module, options.iter().map(|p| p.name.as_str())),
+            None => "?".into(),
+        }
+    }
+
+    fn unique<'n>(
+        &self,
+        name: &'p str,
+        module: ModuleId,
+        all: impl Iterator<Item = &'n str>,
+    ) -> std::borrow::Cow<'p, str> {
+        if all.filter(|other| *other == name).count() == 1 {
+            return name.into();
+        }
+        let module = self.program.modules.get(module.index()).map_or("", |m| m.name.as_str());
+        format!("{module}.{name}").into()
+    }
 }
 
 impl Cond {
-    pub fn and(terms: Vec<Cond>) -> Cond {
+    pub fn and(mut terms: Vec<Cond>) -> Cond {
+        // One term that is not itself an `&&` comes out as it went in: skip the copy.
+        if terms.len() == 1 && !matches!(terms.first(), Some(Cond::And(_))) {
+            return terms.pop().expect("invariant: one term");
+        }
         let mut out = Vec::new();
         for term in terms {
             match term {
                 Cond::Const(true) => {}
                 Cond::Const(false) => return Cond::Const(false),
-                Cond::And(inner) => out.extend(inner),
+                Cond::And(inner) => out.extend(inner.iter().cloned()),
                 other => out.push(other),
             }
         }
         match out.len() {
             0 => Cond::Const(true),
             1 => out.pop().expect("invariant: one term"),
-            _ => Cond::And(out),
+            _ => Cond::And(out.into()),
         }
     }
 
-    pub fn or(terms: Vec<Cond>) -> Cond {
+    pub fn or(mut terms: Vec<Cond>) -> Cond {
+        if terms.len() == 1 && !matches!(terms.first(), Some(Cond::Or(_))) {
+            return terms.pop().expect("invariant: one term");
+        }
         let mut out = Vec::new();
         for term in terms {
             match term {
                 Cond::Const(false) => {}
                 Cond::Const(true) => return Cond::Const(true),
-                Cond::Or(inner) => out.extend(inner),
+                Cond::Or(inner) => out.extend(inner.iter().cloned()),
                 other => out.push(other),
             }
         }
         match out.len() {
             0 => Cond::Const(false),
             1 => out.pop().expect("invariant: one term"),
-            _ => Cond::Or(out),
+            _ => Cond::Or(out.into()),
         }
     }
 
     pub fn negate(term: Cond) -> Cond {
         match term {
             Cond::Const(b) => Cond::Const(!b),
-            Cond::Not(inner) => *inner,
-            other => Cond::Not(Box::new(other)),
+            Cond::Not(inner) => Arc::unwrap_or_clone(inner),
+            other => Cond::Not(Arc::new(other)),
         }
     }
 
     /// What is left of the condition once the decided flags and options are known.
     pub fn simplify(&self, config: &Config) -> Cond {
+        self.simplified(config).unwrap_or_else(|| self.clone())
+    }
+
+    /// `simplify`, or `None` when the result would equal `self`: then the caller shares `self`
+    /// instead of building a copy. A term that the constructors (`and`, `or`, `negate`) would
+    /// rewrite counts as changed, so the result is exactly what rebuilding gives.
+    fn simplified(&self, config: &Config) -> Option<Cond> {
         match self {
-            Cond::Const(b) => Cond::Const(*b),
-            Cond::Flag(f) => match config.flags.get(f.index()).copied().flatten() {
-                Some(value) => Cond::Const(value),
-                None => self.clone(),
+            Cond::Const(_) => None,
+            Cond::Flag(f) => config.flags.get(f.index()).copied().flatten().map(Cond::Const),
+            Cond::Choice(o, c) => config.options.get(o.index()).copied().flatten().map(|v| Cond::Const(v == *c)),
+            Cond::Not(inner) => match (inner.simplified(config), inner.as_ref()) {
+                (None, Cond::Const(_) | Cond::Not(_)) => Some(Cond::negate(inner.as_ref().clone())),
+                (None, _) => None,
+                (Some(changed), _) => Some(Cond::negate(changed)),
             },
-            Cond::Choice(o, c) => match config.options.get(o.index()).copied().flatten() {
-                Some(value) => Cond::Const(value == *c),
-                None => self.clone(),
-            },
-            Cond::Not(inner) => Cond::negate(inner.simplify(config)),
-            Cond::And(terms) => Cond::and(terms.iter().map(|t| t.simplify(config)).collect()),
-            Cond::Or(terms) => Cond::or(terms.iter().map(|t| t.simplify(config)).collect()),
+            Cond::And(terms) | Cond::Or(terms) => {
+                let is_and = matches!(self, Cond::And(_));
+                let simplified: Vec<Option<Cond>> = terms.iter().map(|t| t.simplified(config)).collect();
+                let flat = terms.len() >= 2
+                    && terms.iter().all(|t| match t {
+                        Cond::Const(_) => false,
+                        Cond::And(_) => !is_and,
+                        Cond::Or(_) => is_and,
+                        _ => true,
+                    });
+                if flat && simplified.iter().all(Option::is_none) {
+                    return None;
+                }
+                let terms: Vec<Cond> =
+                    simplified.into_iter().zip(terms.iter()).map(|(s, t)| s.unwrap_or_else(|| t.clone())).collect();
+                Some(if is_and { Cond::and(terms) } else { Cond::or(terms) })
+            }
         }
     }
 
     /// The condition in the language's own syntax, `!external_lb && cni == canal`.
     pub fn display(&self, program: &Program) -> String {
-        let names = Names { flags: program.flag_names(), options: program.option_names() };
+        let names = Names { program };
         let mut out = String::new();
         self.write(program, &names, &mut out, 0);
         out
     }
 
     /// `level` is the binding strength of the surrounding operator: 0 none, 1 `||`, 2 `&&`.
-    fn write(&self, program: &Program, names: &Names, out: &mut String, level: u8) {
-        let flag = |f: &FlagId| names.flags.get(f.index()).map_or("?", String::as_str);
-        let option = |o: &OptionId| names.options.get(o.index()).map_or("?", String::as_str);
+    fn write(&self, program: &Program, names: &Names<'_>, out: &mut String, level: u8) {
+        let flag = |f: &FlagId| names.flag(*f);
+        let option = |o: &OptionId| names.option(*o);
         let choice = |o: &OptionId, c: &u32| {
             program.options.get(o.index()).and_then(|o| o.choices.get(*c as usize)).map_or("?", String::as_str)
         };
         match self {
             Cond::Const(b) => out.push_str(if *b { "true" } else { "false" }),
-            Cond::Flag(f) => out.push_str(flag(f)),
+            Cond::Flag(f) => out.push_str(&flag(f)),
             Cond::Choice(o, c) => {
                 out.push_str(&format!("{} == {}", option(o), choice(o, c)));
             }
@@ -354,6 +417,57 @@ impl Cond {
                 if wrap {
                     out.push(')');
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `simplify` as it was before it shared unchanged subterms: rebuild everything.
+    fn rebuilt(cond: &Cond, config: &Config) -> Cond {
+        match cond {
+            Cond::Const(b) => Cond::Const(*b),
+            Cond::Flag(f) => config.flags.get(f.index()).copied().flatten().map_or(cond.clone(), Cond::Const),
+            Cond::Choice(o, c) => {
+                config.options.get(o.index()).copied().flatten().map_or(cond.clone(), |v| Cond::Const(v == *c))
+            }
+            Cond::Not(inner) => Cond::negate(rebuilt(inner, config)),
+            Cond::And(terms) => Cond::and(terms.iter().map(|t| rebuilt(t, config)).collect()),
+            Cond::Or(terms) => Cond::or(terms.iter().map(|t| rebuilt(t, config)).collect()),
+        }
+    }
+
+    /// Every condition of up to `depth` levels over flags 0..2 and option 0, built raw (not only
+    /// through the constructors), so unnormalised terms are covered too.
+    fn conditions(depth: u32) -> Vec<Cond> {
+        let mut out = vec![Cond::Const(true), Cond::Const(false), Cond::Flag(FlagId(0)), Cond::Flag(FlagId(1))];
+        out.push(Cond::Choice(OptionId(0), 1));
+        if depth == 0 {
+            return out;
+        }
+        let smaller = conditions(depth - 1);
+        let mut bigger = out.clone();
+        for a in &smaller {
+            bigger.push(Cond::Not(Arc::new(a.clone())));
+            for b in smaller.iter().take(6) {
+                bigger.push(Cond::And(vec![a.clone(), b.clone()].into()));
+                bigger.push(Cond::Or(vec![b.clone(), a.clone()].into()));
+            }
+            bigger.push(Cond::And(vec![a.clone()].into()));
+        }
+        bigger
+    }
+
+    #[test]
+    fn simplify_shares_only_what_rebuilding_would_give_back() {
+        let configs = [(None, None), (Some(true), None), (None, Some(1)), (Some(false), Some(0))];
+        for cond in conditions(2) {
+            for (flag, option) in configs {
+                let config = Config { flags: vec![flag, None], options: vec![option], params: Vec::new() };
+                assert_eq!(cond.simplify(&config), rebuilt(&cond, &config), "{cond:?} under {config:?}");
             }
         }
     }

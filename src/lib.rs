@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;
+pub mod synth;
 
 use diag::{Diagnostic, SourceMap};
 pub use lower::Target;
@@ -58,11 +59,21 @@ impl Outcome {
 /// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
 /// is not reported again by every stage after it; output is produced only when nothing is an error.
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    compile_keeping(root, loader, options).map(|(outcome, _)| outcome)
+}
+
+/// `compile`, also handing back the checked program (`None` when a stage reported an error), for a
+/// caller that queries it further, or that is about to exit and need not free it.
+pub fn compile_keeping(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    options: &Options,
+) -> Result<(Outcome, Option<check::Checked>), RootError> {
     if options.target == Some(Target::Nftables) && options.roles.is_empty() {
         return Err(RootError("the nftables target builds one host's firewall: name its role(s)".into()));
     }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
-    if let (Some(target), Some(checked), false) = (options.target, checked, outcome.has_errors()) {
+    if let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) {
         let program = &checked.graph().program;
         let mut roles = Vec::new();
         for name in &options.roles {
@@ -98,7 +109,7 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
             allow_lockout: options.allow_lockout,
             allow_lossy: options.allow_lossy,
         };
-        match lower::lowerer(target).lower(&checked, &target_options) {
+        match lower::lowerer(target).lower(checked, &target_options) {
             Ok((documents, mut found)) => {
                 outcome.output = Some(documents.iter().map(|d| d.text.as_str()).collect());
                 outcome.documents = documents;
@@ -108,7 +119,7 @@ pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Res
         }
         diag::sort(&mut outcome.diagnostics);
     }
-    Ok(outcome)
+    Ok((outcome, checked))
 }
 
 /// Compiles and checks `root` and returns the checked program for queries such as `explain`;

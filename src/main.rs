@@ -185,8 +185,14 @@ fn run(cli: Cli) -> Result<u8, String> {
         Command::Check { files, deny_warnings, settings, report } => {
             let options = Options { target: None, settings: settings.collect()?, ..Options::default() };
             let mut worst = 0;
-            for file in files {
-                let outcome = portc::compile(&Root::File(file), &FsLoader, &options).map_err(|e| e.0)?;
+            let last = files.len().saturating_sub(1);
+            for (index, file) in files.into_iter().enumerate() {
+                let (outcome, checked) =
+                    portc::compile_keeping(&Root::File(file), &FsLoader, &options).map_err(|e| e.0)?;
+                // Each file's program is freed before the next is read, but the last one's.
+                if index == last {
+                    not_freed(checked);
+                }
                 print_diagnostics(&outcome, &report, &mut std::io::stdout())?;
                 worst = worst.max(exit_code(&outcome, deny_warnings));
             }
@@ -239,7 +245,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                         let dir = output.as_deref().filter(|o| o.ends_with('/') || Path::new(o).is_dir())?;
                         kubernetes.then(|| dir.to_string())
                     });
-                    let outcome = portc::compile(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    let (outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    not_freed(checked);
                     print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
                     let code = exit_code(&outcome, deny_warnings);
                     match (&outcome.output, code, out_dir) {
@@ -418,6 +425,13 @@ impl Settings {
         }
         Ok(out)
     }
+}
+
+/// Leaves a checked program to the operating system, which takes back a process's memory at once
+/// when it exits. Freeing a graph of a million flows allocation by allocation takes longer
+/// (0.4 s) than resolving its names; the process has nothing left to do with it.
+fn not_freed(checked: Option<portc::check::Checked>) {
+    std::mem::forget(checked);
 }
 
 fn exit_code(outcome: &Outcome, deny_warnings: bool) -> u8 {

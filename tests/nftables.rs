@@ -5,24 +5,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use portc::{FsLoader, MemoryLoader, Options, Root, SourceLoader, Target};
-
-/// `nft -c -f -` on the text; the error output when it refuses.
-fn nft_check(text: &str) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(["-c", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    child.stdin.take().ok_or("no stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
-}
 
 fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &str, egress: bool) -> String {
     let options = Options {
@@ -57,7 +40,7 @@ fn nft_accepts_every_ruleset() {
         let egress = root == Root::File("examples/rancher-custom-site.ports".into());
         for role in support::host_roles(&root, &FsLoader, &[]) {
             let text = ruleset(&root, &FsLoader, &[], &role, egress);
-            nft_check(&text).unwrap_or_else(|e| panic!("{root:?} as {role}: nft refuses it:\n{e}\n{text}"));
+            support::nft_check(&text).unwrap_or_else(|e| panic!("{root:?} as {role}: nft refuses it:\n{e}\n{text}"));
             checked += 1;
         }
     }
@@ -66,7 +49,8 @@ fn nft_accepts_every_ruleset() {
         let root = Root::File("site.ports".into());
         for role in support::host_roles(&root, &loader, &settings) {
             let text = ruleset(&root, &loader, &settings, &role, false);
-            nft_check(&text).unwrap_or_else(|e| panic!("{} as {role}: nft refuses it:\n{e}\n{text}", module.name));
+            support::nft_check(&text)
+                .unwrap_or_else(|e| panic!("{} as {role}: nft refuses it:\n{e}\n{text}", module.name));
             checked += 1;
         }
     }

@@ -4,7 +4,9 @@
 //! evaluation of each partial assignment cuts branches early, so the cost is exponential in
 //! the variables of the condition at hand, never in all the flags of the program.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use crate::hir::{Cond, FlagId, OptionId, Program};
 
@@ -19,12 +21,12 @@ pub struct Assignment {
 #[derive(Debug)]
 pub struct Solver<'p> {
     program: &'p Program,
-    cache: HashMap<Cond, Option<Assignment>>,
+    cache: FxHashMap<Cond, Option<Assignment>>,
 }
 
 impl<'p> Solver<'p> {
     pub fn new(program: &'p Program) -> Self {
-        Solver { program, cache: HashMap::new() }
+        Solver { program, cache: FxHashMap::default() }
     }
 
     /// An assignment of the condition's variables that makes it true, if there is one.
@@ -107,7 +109,7 @@ fn eval(cond: &Cond, a: &Assignment) -> Option<bool> {
         Cond::Not(inner) => eval(inner, a).map(|v| !v),
         Cond::And(terms) => {
             let mut undecided = false;
-            for term in terms {
+            for term in terms.iter() {
                 match eval(term, a) {
                     Some(false) => return Some(false),
                     None => undecided = true,
@@ -118,7 +120,7 @@ fn eval(cond: &Cond, a: &Assignment) -> Option<bool> {
         }
         Cond::Or(terms) => {
             let mut undecided = false;
-            for term in terms {
+            for term in terms.iter() {
                 match eval(term, a) {
                     Some(true) => return Some(true),
                     None => undecided = true,
@@ -145,7 +147,7 @@ pub fn variables(cond: &Cond) -> (BTreeSet<FlagId>, BTreeSet<OptionId>) {
                 options.insert(*o);
             }
             Cond::Not(inner) => stack.push(inner),
-            Cond::And(terms) | Cond::Or(terms) => stack.extend(terms),
+            Cond::And(terms) | Cond::Or(terms) => stack.extend(terms.iter()),
         }
     }
     (flags, options)

@@ -10,6 +10,7 @@
 mod hygiene;
 pub mod logic;
 mod overlap;
+mod pairs;
 
 use crate::diag::Diagnostic;
 use crate::graph::{Edge, FlowGraph};

@@ -2,30 +2,22 @@
 //! shadowed flows. Each sorts the edges of one (endpoint, protocol) group by port and sweeps,
 //! so the cost follows the overlaps found, not the square of the flows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
 
 use super::logic::Solver;
+use super::pairs::{self, Record};
 use super::{ROOT, edge_text, overlaps, when_text};
 use crate::diag::{Code, Diagnostic};
-use crate::graph::{Edge, FlowGraph};
-use crate::hir::{Cond, NodeId, NodeKind, Program};
+use crate::graph::{Conditions, Edge, FlowGraph};
+use crate::hir::{Cond, FlowId, NodeId, NodeKind, Program};
 use crate::protocol::Protocol;
 
 /// The ports of an edge as a sortable interval; portless protocols are the whole range.
-fn interval(edge: &Edge) -> (u16, u16) {
+pub(super) fn interval(edge: &Edge) -> (u16, u16) {
     edge.ports.unwrap_or((0, u16::MAX))
-}
-
-/// Edges grouped by a key, each group sorted by port start (and end, descending).
-fn grouped<K: Ord>(edges: &[Edge], key: impl Fn(&Edge) -> K) -> BTreeMap<K, Vec<usize>> {
-    let mut groups: BTreeMap<K, Vec<usize>> = BTreeMap::new();
-    for (index, edge) in edges.iter().enumerate() {
-        groups.entry(key(edge)).or_default().push(index);
-    }
-    for members in groups.values_mut() {
-        members.sort_by_key(|&i| edges.get(i).map(|e| (interval(e).0, u16::MAX - interval(e).1)));
-    }
-    groups
 }
 
 /// A flow overlaps a `never` invariant under a configuration the site allows: an error.
@@ -35,17 +27,17 @@ pub fn never_violations(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Ve
     }
     let program = &graph.program;
     let names = program.node_names();
-    let by_pair = grouped(&graph.edges, |e| (e.from, e.to, e.protocol));
+    let keys: FxHashSet<_> = graph.nevers.iter().map(|e| (e.from, e.to, e.protocol)).collect();
+    let candidates = pairs::matching(&graph.edges, &keys);
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     for never in &graph.nevers {
-        let Some(candidates) = by_pair.get(&(never.from, never.to, never.protocol)) else { continue };
         let (start, end) = interval(never);
         // Sorted by start: stop at the first edge that starts after the invariant ends.
-        for &index in candidates {
-            let Some(edge) = graph.edges.get(index) else { continue };
-            if interval(edge).0 > end {
+        for candidate in pairs::group(&candidates, (never.from, never.to, never.protocol)) {
+            if candidate.interval().0 > end {
                 break;
             }
+            let Some(edge) = graph.edges.get(candidate.index as usize) else { continue };
             if interval(edge).1 < start || !overlaps(edge.ports, never.ports) {
                 continue;
             }
@@ -138,8 +130,8 @@ fn hosts(program: &Program) -> Vec<NodeId> {
     (0..program.nodes.len()).map(|i| NodeId(crate::hir::next_id(find(&mut parent, i)))).collect()
 }
 
-/// Host, protocol, ports, module and label of a claim.
-type ClaimKey = (NodeId, Protocol, Option<(u16, u16)>, usize, String);
+/// Host, protocol, ports, module and label of a claim, and the index of an edge that makes it.
+type ClaimKey<'p> = (NodeId, Protocol, Option<(u16, u16)>, usize, &'p str, usize);
 
 /// One protocol and port on the same hosts claimed by two different services or descriptions
 /// under one configuration: a warning (two overlays on UDP 8472, say).
@@ -151,28 +143,46 @@ pub fn claims(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnost
     // One edge per (host, protocol, ports, module, label), its condition the disjunction of
     // all such edges': sources do not matter here, and a busy port (UDP 53 to every node) then
     // costs one comparison per pair of labels instead of one per pair of flows.
-    let mut merged: BTreeMap<ClaimKey, (Edge, Vec<Cond>)> = BTreeMap::new();
-    for edge in graph.edges.iter().filter(|e| e.ports.is_some()) {
+    // Sorted, equal keys are runs in edge order: the first edge stands for its run.
+    let mut keys: Vec<ClaimKey<'_>> = Vec::new();
+    for (index, edge) in graph.edges.iter().enumerate().filter(|(_, e)| e.ports.is_some()) {
         let Some(flow) = program.flows.get(edge.flow.index()) else { continue };
-        let Some(label) = flow.service.clone() else { continue };
-        let key = (host_of(edge.to), edge.protocol, edge.ports, flow.module.index(), label);
-        let entry = merged.entry(key).or_insert_with(|| (edge.clone(), Vec::new()));
-        if !entry.1.contains(&edge.open) {
-            entry.1.push(edge.open.clone());
+        let Some(label) = flow.service.as_deref() else { continue };
+        keys.push((host_of(edge.to), edge.protocol, edge.ports, flow.module.index(), label, index));
+    }
+    keys.sort_unstable();
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    for run in keys.chunk_by(|a, b| (a.0, a.1, a.2, a.3, a.4) == (b.0, b.1, b.2, b.3, b.4)) {
+        let mut conditions: Vec<Cond> = Vec::new();
+        for edge in run.iter().filter_map(|k| graph.edges.get(k.5)) {
+            if !conditions.contains(&edge.open) {
+                conditions.push(edge.open.clone());
+            }
+        }
+        let Some(edge) = run.first().and_then(|k| graph.edges.get(k.5)) else { continue };
+        let open = Cond::or(conditions);
+        let edge = if open == edge.open {
+            edge.clone()
+        } else {
+            Edge { conditions: Arc::new(Conditions { open, ..Conditions::clone(&edge.conditions) }), ..edge.clone() }
+        };
+        // Runs come in (host, protocol) order: a new pair starts a new group.
+        let pair = |e: &Edge| (host_of(e.to), e.protocol);
+        if edges.last().map(pair) != Some(pair(&edge)) {
+            groups.push(edges.len()..edges.len());
+        }
+        edges.push(edge);
+        if let Some(group) = groups.last_mut() {
+            group.end = edges.len();
         }
     }
-    let edges: Vec<Edge> = merged
-        .into_values()
-        .map(|(mut edge, conditions)| {
-            edge.open = Cond::or(conditions);
-            edge
-        })
-        .collect();
-    let groups = grouped(&edges, |e| (host_of(e.to), e.protocol));
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for members in groups.values() {
+    for group in groups {
+        let mut members: Vec<usize> = group.collect();
+        members.sort_by_key(|&i| edges.get(i).map(|e| (interval(e).0, u16::MAX - interval(e).1)));
         let mut active: Vec<usize> = Vec::new();
-        for &index in members {
+        for &index in &members {
             let Some(edge) = edges.get(index) else { continue };
             active.retain(|&a| edges.get(a).is_some_and(|e| interval(e).1 >= interval(edge).0));
             for &other_index in &active {
@@ -232,31 +242,36 @@ fn claim_diagnostic(
 pub fn duplicates(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Diagnostic>) {
     let program = &graph.program;
     let names = program.node_names();
-    let in_root = |e: &Edge| program.flows.get(e.flow.index()).is_some_and(|f| f.module == ROOT);
-    let groups = grouped(&graph.edges, |e| (e.from, e.to, e.protocol));
+    let in_root = |flow: FlowId| program.flows.get(flow.index()).is_some_and(|f| f.module == ROOT);
+    let edge = |r: &Record| graph.edges.get(r.index as usize);
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for members in groups.values() {
-        let mut active: Vec<usize> = Vec::new();
-        for &index in members {
-            let Some(edge) = graph.edges.get(index) else { continue };
-            active.retain(|&a| graph.edges.get(a).is_some_and(|e| interval(e).1 >= interval(edge).0));
-            for &other_index in &active {
-                let Some(other) = graph.edges.get(other_index) else { continue };
-                if other.flow == edge.flow {
+    let mut active: Vec<Record> = Vec::new();
+    pairs::for_each_group(&graph.edges, program.nodes.len(), |members| {
+        active.clear();
+        for record in members {
+            active.retain(|a| a.interval().1 >= record.interval().0);
+            for other in &active {
+                if other.flow == record.flow {
                     continue;
                 }
-                // `other` starts no later; it covers `edge` if it ends no earlier.
-                if interval(other).1 >= interval(edge).1 && in_root(edge) {
-                    covered(program, &names, solver, edge, other, &mut reported, out);
+                // `other` starts no later; it covers `record` if it ends no earlier.
+                if other.interval().1 >= record.interval().1
+                    && in_root(record.flow)
+                    && let (Some(inner), Some(outer)) = (edge(record), edge(other))
+                {
+                    covered(program, &names, solver, inner, outer, &mut reported, out);
                 }
                 // Equal ranges cover each other.
-                if interval(other) == interval(edge) && in_root(other) {
-                    covered(program, &names, solver, other, edge, &mut reported, out);
+                if other.interval() == record.interval()
+                    && in_root(other.flow)
+                    && let (Some(inner), Some(outer)) = (edge(other), edge(record))
+                {
+                    covered(program, &names, solver, inner, outer, &mut reported, out);
                 }
             }
-            active.push(index);
+            active.push(*record);
         }
-    }
+    });
 }
 
 /// Reports `inner` if `outer` allows all of it whenever `inner` is active.

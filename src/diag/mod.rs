@@ -143,6 +143,13 @@ impl SourceMap {
         &self.get(id).text
     }
 
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, id: FileId, offset: u32) -> usize {
+        let file = self.get(id);
+        let offset = (offset as usize).min(file.text.len());
+        file.line_starts.partition_point(|&s| s <= offset).max(1)
+    }
+
     /// The 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, id: FileId, offset: u32) -> (usize, usize) {
         let file = self.get(id);

@@ -3,6 +3,9 @@
 //! site explicitly decided (for the checks) and what the build uses (for the targets).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -23,6 +26,8 @@ pub struct FlowGraph {
 }
 
 /// One concrete permission: traffic from `from` to `to` on one protocol and port range.
+/// Its conditions are its flow's, shared by every edge of the flow; `edge.residual` reads them
+/// through `Deref`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Edge {
     /// The flow (or `never`) this edge comes from.
@@ -34,6 +39,12 @@ pub struct Edge {
     pub protocol: Protocol,
     /// `None` for protocols without ports.
     pub ports: Option<(u16, u16)>,
+    pub conditions: Arc<Conditions>,
+}
+
+/// A flow's condition in its three views.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conditions {
     /// The flow's `when` and its notes' conditions.
     pub condition: Cond,
     /// What remains of `condition` once the explicit settings (`set`, `--set`) are applied:
@@ -42,6 +53,17 @@ pub struct Edge {
     /// What remains of `condition` under the build's configuration (defaults included);
     /// `Const(false)` when the build leaves the flow out.
     pub residual: Cond,
+}
+
+/// A flow expands to an edge per (from, to, protocol, port range), and a million flows to
+/// millions of edges: each edge holding its three conditions made them most of the compiler's
+/// memory. Edges share their flow's instead, and `Deref` keeps reading them as `edge.open`.
+impl std::ops::Deref for Edge {
+    type Target = Conditions;
+
+    fn deref(&self) -> &Conditions {
+        &self.conditions
+    }
 }
 
 impl Edge {
@@ -54,8 +76,10 @@ impl Edge {
 /// Expands every flow, reporting params that a flow needs but nothing sets.
 pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     let mut unset: BTreeMap<ParamId, Vec<Span>> = BTreeMap::new();
-    let edges = expand(&program, &program.flows, &mut unset);
-    let nevers = expand(&program, &program.nevers, &mut unset);
+    let mut shared = FxHashMap::default();
+    let edges = expand(&program, &program.flows, &mut unset, &mut shared);
+    let nevers = expand(&program, &program.nevers, &mut unset, &mut shared);
+    drop(shared);
     let diagnostics = unset.into_iter().map(|(param, uses)| unset_param(&program, param, &uses)).collect();
     let mut graph = DiGraph::with_capacity(program.nodes.len(), edges.len());
     for index in 0..program.nodes.len() {
@@ -67,31 +91,54 @@ pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     (FlowGraph { program, edges, nevers, graph }, diagnostics)
 }
 
-fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<ParamId, Vec<Span>>) -> Vec<Edge> {
+/// Expands flows to edges. Flows with the same condition share one `Conditions` (`shared`): a
+/// program of a million flows has a few hundred distinct conditions.
+fn expand(
+    program: &Program,
+    flows: &[crate::hir::Flow],
+    unset: &mut BTreeMap<ParamId, Vec<Span>>,
+    shared: &mut FxHashMap<Cond, Arc<Conditions>>,
+) -> Vec<Edge> {
     let mut edges = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
-        let mut terms = vec![flow.when.clone()];
-        let mut local = flow.local || flow.to == Target::Local;
-        for note in flow.notes.iter().filter_map(|n| program.notes.get(n.index())) {
-            terms.push(note.when.clone());
-            local |= note.local;
-        }
-        let condition = Cond::and(terms);
-        let open = condition.simplify(&program.explicit);
-        let residual = condition.simplify(&program.config);
+        let notes = flow.notes.iter().filter_map(|n| program.notes.get(n.index()));
+        let local = flow.local || flow.to == Target::Local || notes.clone().any(|n| n.local);
+        // `and` of one term gives it back.
+        let condition = if flow.notes.is_empty() {
+            flow.when.clone()
+        } else {
+            Cond::and(std::iter::once(flow.when.clone()).chain(notes.map(|n| n.when.clone())).collect())
+        };
+        let conditions = match shared.get(&condition) {
+            Some(known) => Arc::clone(known),
+            None => {
+                let open = condition.simplify(&program.explicit);
+                let residual = condition.simplify(&program.config);
+                let conditions = Arc::new(Conditions { condition: condition.clone(), open, residual });
+                shared.insert(condition, Arc::clone(&conditions));
+                conditions
+            }
+        };
         // A param matters only to a flow the build includes.
         let mut ignored = BTreeMap::new();
-        let unset = if residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
+        let unset = if conditions.residual == Cond::Const(false) { &mut ignored } else { &mut *unset };
         let ports = concrete_ports(program, &flow.ports, flow.span, unset);
-        let pairs: Vec<(NodeId, NodeId)> = match &flow.to {
-            Target::Local => flow.from.iter().map(|&n| (n, n)).collect(),
-            Target::Nodes(to) => flow.from.iter().flat_map(|&f| to.iter().map(move |&t| (f, t))).collect(),
-        };
         let flow_id = FlowId(crate::hir::next_id(index));
-        for &(from, to) in &pairs {
+        let pairs = flow.from.iter().flat_map(|f| {
+            let to: &[NodeId] = match &flow.to {
+                Target::Local => std::slice::from_ref(f),
+                Target::Nodes(to) => to,
+            };
+            to.iter().map(move |&t| (*f, t))
+        });
+        let portless = [None];
+        for (from, to) in pairs {
             for &protocol in &flow.protocols {
-                let ranges: Vec<Option<(u16, u16)>> =
-                    if protocol.has_ports() { ports.iter().copied().map(Some).collect() } else { vec![None] };
+                let ranges: &mut dyn Iterator<Item = Option<(u16, u16)>> = if protocol.has_ports() {
+                    &mut ports.iter().copied().map(Some)
+                } else {
+                    &mut portless.iter().copied()
+                };
                 for range in ranges {
                     edges.push(Edge {
                         flow: flow_id,
@@ -100,9 +147,7 @@ fn expand(program: &Program, flows: &[crate::hir::Flow], unset: &mut BTreeMap<Pa
                         local,
                         protocol,
                         ports: range,
-                        condition: condition.clone(),
-                        open: open.clone(),
-                        residual: residual.clone(),
+                        conditions: Arc::clone(&conditions),
                     });
                 }
             }
@@ -120,7 +165,7 @@ fn concrete_ports(
     flow: Span,
     unset: &mut BTreeMap<ParamId, Vec<Span>>,
 ) -> Vec<(u16, u16)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(ports.len());
     for port in ports {
         match *port {
             PortRef::Range(start, end) => out.push((start, end)),

@@ -15,12 +15,22 @@ pub struct Markdown;
 
 /// One table row before it is written: everything but the peers and protocols, which merge.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct RowKey {
+struct RowKey<'r> {
     ports: Option<(u16, u16)>,
-    description: String,
-    notes: Vec<String>,
-    condition: Option<String>,
+    description: &'r str,
+    notes: &'r [&'r str],
+    condition: Option<&'r str>,
     local: bool,
+}
+
+/// What the rows of one flow's edges say of the flow, found once per flow, not per edge.
+struct FlowRow<'p> {
+    description: &'p str,
+    /// Note labels, numerically ordered.
+    notes: Vec<&'p str>,
+    condition: Option<String>,
+    /// What a matrix item adds after port and protocol: ` (3)(4) [if x]`.
+    matrix_suffix: String,
 }
 
 impl Lower for Markdown {
@@ -29,10 +39,11 @@ impl Lower for Markdown {
         let program = &graph.program;
         let names = program.node_names();
         let edges: Vec<&Edge> = graph.edges.iter().filter(|e| e.open != Cond::Const(false)).collect();
+        let rows: Vec<FlowRow<'_>> = program.flows.iter().map(|f| flow_row(program, f)).collect();
         let mut out = String::new();
         header(program, &mut out);
-        matrix(program, &names, &edges, &mut out);
-        rules(program, &names, &edges, &mut out);
+        matrix(&rows, &names, &edges, &mut out);
+        rules(program, &rows, &names, &edges, &mut out);
         notes(program, &edges, &mut out);
         Ok((super::Document::whole(out), Vec::new()))
     }
@@ -78,50 +89,72 @@ fn explicit_settings(program: &Program) -> Vec<String> {
 type MatrixItem = (Option<(u16, u16)>, &'static str, String);
 
 /// The From/To matrix: one row per sending node, one column per receiving node.
-fn matrix(program: &Program, names: &[String], edges: &[&Edge], out: &mut String) {
+fn matrix(rows: &[FlowRow<'_>], names: &[String], edges: &[&Edge], out: &mut String) {
     // Items sort by port, then protocol, then text: `179 TCP` before `10250 TCP`.
-    let mut cells: BTreeMap<(&str, &str), BTreeSet<MatrixItem>> = BTreeMap::new();
+    // Nodes by name; a node's rank in that order stands for its name, which is unique, so cells
+    // sort as their names do while comparing numbers.
+    let mut by_name: Vec<&str> = names.iter().map(String::as_str).collect();
+    by_name.sort_unstable();
+    let rank = |node: usize| names.get(node).and_then(|n| by_name.binary_search(&n.as_str()).ok());
+    let ranks: Vec<Option<usize>> = (0..names.len()).map(rank).collect();
+    let mut cells: BTreeMap<(usize, usize), BTreeSet<MatrixItem>> = BTreeMap::new();
     for edge in edges {
-        let (Some(from), Some(to)) = (names.get(edge.from.index()), names.get(edge.to.index())) else { continue };
+        let (Some(&Some(from)), Some(&Some(to))) = (ranks.get(edge.from.index()), ranks.get(edge.to.index())) else {
+            continue;
+        };
         let mut item = format!("{} {}", ports_text(edge.ports), edge.protocol.name().to_uppercase());
-        let labels = note_labels(program, edge);
-        if !labels.is_empty() {
-            let _ = write!(item, " ({})", labels.join(")("));
-        }
-        if let Some(condition) = row_key(program, edge).condition {
-            let _ = write!(item, " [if {condition}]");
+        if let Some(row) = rows.get(edge.flow.index()) {
+            item.push_str(&row.matrix_suffix);
         }
         if edge.local {
             item.push_str(" local");
         }
-        let key = (from.as_str(), to.as_str());
-        cells.entry(key).or_default().insert((edge.ports, edge.protocol.name(), item.trim().to_string()));
+        cells.entry((from, to)).or_default().insert((edge.ports, edge.protocol.name(), item.trim().to_string()));
     }
-    let sources: BTreeSet<&str> = cells.keys().map(|(f, _)| *f).collect();
-    let targets: BTreeSet<&str> = cells.keys().map(|(_, t)| *t).collect();
+    let sources: BTreeSet<usize> = cells.keys().map(|(f, _)| *f).collect();
+    let targets: BTreeSet<usize> = cells.keys().map(|(_, t)| *t).collect();
     if sources.is_empty() {
         return;
     }
+    let name = |rank: &usize| by_name.get(*rank).copied().unwrap_or_default();
     out.push_str("\n## From / To\n\n| From \\ To |");
     for target in &targets {
-        let _ = write!(out, " {} |", cell(target));
+        let _ = write!(out, " {} |", cell(name(target)));
     }
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(targets.len()));
     out.push('\n');
+    // The cells are in (source, target) order: walk them alongside the rows and columns, instead
+    // of looking each of the rows × columns cells up.
+    let mut filled = cells.iter().peekable();
     for source in &sources {
-        let _ = write!(out, "| {} |", cell(source));
+        let _ = write!(out, "| {} |", cell(name(source)));
         for target in &targets {
-            let items: Vec<String> =
-                cells.get(&(*source, *target)).into_iter().flatten().map(|(_, _, i)| cell(i)).collect();
-            let _ = write!(out, " {} |", items.join("<br>"));
+            match filled.next_if(|((s, t), _)| s == source && t == target) {
+                Some((_, items)) => {
+                    let items: Vec<String> = items.iter().map(|(_, _, i)| cell(i)).collect();
+                    let _ = write!(out, " {} |", items.join("<br>"));
+                }
+                None => out.push_str("  |"),
+            }
         }
         out.push('\n');
     }
 }
 
 /// Inbound and outbound rules for every role that has any.
-fn rules(program: &Program, names: &[String], edges: &[&Edge], out: &mut String) {
+fn rules(program: &Program, rows: &[FlowRow<'_>], names: &[String], edges: &[&Edge], out: &mut String) {
+    // Each node's edges in, and its edges out to other nodes, in edge order.
+    let mut inbound: Vec<Vec<&Edge>> = vec![Vec::new(); program.nodes.len()];
+    let mut outbound: Vec<Vec<&Edge>> = vec![Vec::new(); program.nodes.len()];
+    for &edge in edges {
+        if let Some(list) = inbound.get_mut(edge.to.index()) {
+            list.push(edge);
+        }
+        if let Some(list) = outbound.get_mut(edge.from.index()).filter(|_| !edge.local) {
+            list.push(edge);
+        }
+    }
     let mut roles: Vec<(&str, usize)> = program
         .nodes
         .iter()
@@ -132,8 +165,7 @@ fn rules(program: &Program, names: &[String], edges: &[&Edge], out: &mut String)
     roles.sort();
     let mut wrote_heading = false;
     for (name, index) in roles {
-        let inbound: Vec<&Edge> = edges.iter().copied().filter(|e| e.to.index() == index).collect();
-        let outbound: Vec<&Edge> = edges.iter().copied().filter(|e| e.from.index() == index && !e.local).collect();
+        let (Some(inbound), Some(outbound)) = (inbound.get(index), outbound.get(index)) else { continue };
         if inbound.is_empty() && outbound.is_empty() {
             continue;
         }
@@ -146,13 +178,13 @@ fn rules(program: &Program, names: &[String], edges: &[&Edge], out: &mut String)
         if let Some(description) = description {
             let _ = writeln!(out, "\n{}", cell(&description));
         }
-        table(program, names, "Inbound", "Source", &inbound, |e| e.from.index(), out);
-        table(program, names, "Outbound", "Destination", &outbound, |e| e.to.index(), out);
+        table(rows, names, "Inbound", "Source", inbound, |e| e.from.index(), out);
+        table(rows, names, "Outbound", "Destination", outbound, |e| e.to.index(), out);
     }
 }
 
 fn table(
-    program: &Program,
+    rows: &[FlowRow<'_>],
     names: &[String],
     title: &str,
     peer_heading: &str,
@@ -164,17 +196,18 @@ fn table(
         return;
     }
     // First merge the peers of rows that agree on everything else, then the protocols.
-    let mut by_protocol: BTreeMap<(RowKey, &'static str), BTreeSet<String>> = BTreeMap::new();
+    let mut by_protocol: BTreeMap<(RowKey<'_>, &'static str), BTreeSet<&str>> = BTreeMap::new();
     for edge in edges {
-        let name = names.get(peer(edge)).cloned().unwrap_or_default();
-        let name = if edge.local { "self (local)".to_string() } else { name };
-        by_protocol.entry((row_key(program, edge), edge.protocol.name())).or_default().insert(name);
+        let Some(row) = rows.get(edge.flow.index()) else { continue };
+        let name = names.get(peer(edge)).map_or("", String::as_str);
+        let name = if edge.local { "self (local)" } else { name };
+        by_protocol.entry((row_key(row, edge), edge.protocol.name())).or_default().insert(name);
     }
-    let mut rows: BTreeMap<(RowKey, Vec<String>), BTreeSet<&'static str>> = BTreeMap::new();
+    let mut merged: BTreeMap<(RowKey<'_>, Vec<&str>), BTreeSet<&'static str>> = BTreeMap::new();
     for ((key, protocol), peers) in by_protocol {
-        rows.entry((key, peers.into_iter().collect())).or_default().insert(protocol);
+        merged.entry((key, peers.into_iter().collect())).or_default().insert(protocol);
     }
-    let mut sorted: Vec<_> = rows.into_iter().collect();
+    let mut sorted: Vec<_> = merged.into_iter().collect();
     sorted.sort_by(|((a, pa), xa), ((b, pb), xb)| (a.ports, xa, pa, a).cmp(&(b.ports, xb, pb, b)));
     let _ = writeln!(out, "\n**{title}**\n\n| Protocol | Port | {peer_heading} | Description | Notes | Condition |");
     out.push_str("|---|---|---|---|---|---|\n");
@@ -186,36 +219,40 @@ fn table(
             protocols.join("/"),
             ports_text(key.ports),
             cell(&peers.join(", ")),
-            cell(&key.description),
+            cell(key.description),
             key.notes.join(", "),
-            cell(key.condition.as_deref().unwrap_or("")),
+            cell(key.condition.unwrap_or("")),
         );
     }
 }
 
-fn row_key(program: &Program, edge: &Edge) -> RowKey {
-    let flow = program.flows.get(edge.flow.index());
+fn row_key<'r>(row: &'r FlowRow<'_>, edge: &Edge) -> RowKey<'r> {
     RowKey {
         ports: edge.ports,
-        description: flow.and_then(|f| f.description.clone()).unwrap_or_default(),
-        notes: note_labels(program, edge),
-        condition: flow.and_then(|f| match f.when.simplify(&program.explicit) {
-            Cond::Const(_) => None,
-            open => Some(open.display(program)),
-        }),
+        description: row.description,
+        notes: &row.notes,
+        condition: row.condition.as_deref(),
         local: edge.local,
     }
 }
 
-/// The labels of the notes a flow references, numerically ordered.
-fn note_labels(program: &Program, edge: &Edge) -> Vec<String> {
-    let mut labels: Vec<String> = program
-        .flows
-        .get(edge.flow.index())
-        .map(|f| f.notes.iter().filter_map(|n| program.notes.get(n.index())).map(|n| n.label.clone()).collect())
-        .unwrap_or_default();
-    labels.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
-    labels
+fn flow_row<'p>(program: &'p Program, flow: &'p crate::hir::Flow) -> FlowRow<'p> {
+    // The labels of the notes the flow references, numerically ordered.
+    let mut notes: Vec<&str> =
+        flow.notes.iter().filter_map(|n| program.notes.get(n.index())).map(|n| n.label.as_str()).collect();
+    notes.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let condition = match flow.when.simplify(&program.explicit) {
+        Cond::Const(_) => None,
+        open => Some(open.display(program)),
+    };
+    let mut matrix_suffix = String::new();
+    if !notes.is_empty() {
+        let _ = write!(matrix_suffix, " ({})", notes.join(")("));
+    }
+    if let Some(condition) = &condition {
+        let _ = write!(matrix_suffix, " [if {condition}]");
+    }
+    FlowRow { description: flow.description.as_deref().unwrap_or_default(), notes, condition, matrix_suffix }
 }
 
 /// The notes the shown rows reference, with their text and condition.
@@ -260,5 +297,9 @@ fn ports_text(ports: Option<(u16, u16)>) -> String {
 
 /// Text safe inside a GFM table cell.
 fn cell(text: &str) -> String {
+    // Most cells need no escape: one scan instead of three copies.
+    if !text.contains(['\\', '|', '\n']) {
+        return text.to_string();
+    }
     text.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ")
 }

@@ -29,21 +29,15 @@ impl Resolver<'_> {
                 span: g.decl.name.span,
             })
             .collect();
-        for module in 0..self.modules.len() {
-            let Some(loaded) = self.modules.get(module) else {
-                continue;
-            };
-            for item in &loaded.ast.items {
-                match item {
-                    Item::Flow(flow) => {
-                        let flows = self.flow(module, flow, &members);
-                        self.program.flows.extend(flows);
-                    }
-                    Item::Never(flow) => {
-                        let flows = self.flow(module, flow, &members);
-                        self.program.nevers.extend(flows);
-                    }
-                    _ => {}
+        let (modules, map) = (self.modules, self.map);
+        for (module, loaded) in modules.iter().enumerate() {
+            let file = loaded.ast.span.file;
+            // Each flow is parsed again here and its syntax tree dropped as soon as it is resolved.
+            for &start in &loaded.flows {
+                match crate::syntax::flow_at(file, map.text(file), start) {
+                    Some(Item::Flow(flow)) => self.flow(module, flow, &members, false),
+                    Some(Item::Never(flow)) => self.flow(module, flow, &members, true),
+                    _ => debug_assert!(false, "invariant: a deferred flow parses again"),
                 }
             }
         }
@@ -55,6 +49,7 @@ impl Resolver<'_> {
         for (index, note) in self.note_decls.clone().iter().enumerate() {
             let module = self.note_modules.get(index).copied().unwrap_or(0);
             let when = note.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+            let when = self.shared(when);
             self.program.notes.push(hir::Note {
                 label: note.label.label.clone(),
                 text: note.text.value.clone(),
@@ -164,8 +159,10 @@ impl Resolver<'_> {
         );
     }
 
-    /// One `hir::Flow` per spec of the statement.
-    fn flow(&mut self, module: usize, flow: &ast::Flow, members: &[Vec<NodeId>]) -> Vec<hir::Flow> {
+    /// One `hir::Flow` per spec of the statement, added to the program's flows or, for a `never`,
+    /// its invariants.
+    /// Takes the flow's syntax tree, to move its descriptions into the program.
+    fn flow(&mut self, module: usize, flow: ast::Flow, members: &[Vec<NodeId>], never: bool) {
         let from = self.endpoints(module, &flow.from, members);
         let to = match flow.to.as_slice() {
             [ast::Endpoint::SelfNode(_)] => Some(hir::Target::Local),
@@ -173,38 +170,44 @@ impl Resolver<'_> {
         };
         let block_when = flow.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
         let block_notes = self.note_refs(module, &flow.modifiers.notes);
-        let mut out = Vec::new();
-        for spec in &flow.specs {
+        for spec in flow.specs {
             let when = spec.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
-            let mut notes = block_notes.clone();
-            notes.extend(self.note_refs(module, &spec.modifiers.notes));
+            let mut notes = self.note_refs(module, &spec.modifiers.notes);
+            if !block_notes.is_empty() {
+                notes.splice(0..0, block_notes.iter().copied());
+            }
             notes.sort_unstable();
             notes.dedup();
             let Some((protocols, ports, service)) = self.spec_ports(module, &spec.kind) else {
                 continue;
             };
-            let description =
-                spec.modifiers.description.as_ref().or(flow.modifiers.description.as_ref()).map(|d| d.value.clone());
+            let description = match spec.modifiers.description {
+                Some(own) => Some(own.value),
+                None => flow.modifiers.description.as_ref().map(|d| d.value.clone()),
+            };
             let description = description.or_else(|| service.as_ref().and_then(|s| s.1.clone()));
             let (Some(from), Some(to)) = (&from, &to) else {
                 continue;
             };
-            out.push(hir::Flow {
+            // `and` of `true` and a condition gives the condition back.
+            let when = if block_when == Cond::Const(true) { when } else { Cond::and(vec![block_when.clone(), when]) };
+            let when = self.shared(when);
+            let resolved = hir::Flow {
                 from: from.clone(),
                 to: to.clone(),
                 protocols,
                 ports,
-                when: Cond::and(vec![block_when.clone(), when]),
+                when,
                 notes,
                 description,
                 service: service.map(|s| s.0),
                 local: spec.modifiers.local.is_some() || flow.modifiers.local.is_some(),
                 module: hir::ModuleId(next_id(module)),
-                line: u32::try_from(self.map.line_col(spec.span.file, spec.span.start).0).unwrap_or(u32::MAX),
+                line: u32::try_from(self.map.line(spec.span.file, spec.span.start)).unwrap_or(u32::MAX),
                 span: spec.span,
-            });
+            };
+            if never { self.program.nevers.push(resolved) } else { self.program.flows.push(resolved) }
         }
-        out
     }
 
     fn endpoints(
@@ -213,7 +216,7 @@ impl Resolver<'_> {
         endpoints: &[ast::Endpoint],
         members: &[Vec<NodeId>],
     ) -> Option<Vec<NodeId>> {
-        let mut nodes = Vec::new();
+        let mut nodes = Vec::with_capacity(endpoints.len());
         let mut ok = true;
         for endpoint in endpoints {
             let ast::Endpoint::Name(path) = endpoint else {
@@ -244,18 +247,32 @@ impl Resolver<'_> {
                     return None;
                 };
                 let service = self.services.get(index)?;
-                let (spec, service_module) = (service.decl.spec.clone(), service.module);
                 let name = service.decl.name.name.clone();
                 let description = service.decl.description.as_ref().map(|d| d.value.clone());
-                // A service's params are resolved where the service is declared, not where it is used.
-                let ports = self.ports(service_module, &spec)?;
-                Some((protocols(&spec), ports, Some((name, description))))
+                let (protocols, ports) = self.service_ports(index)?;
+                Some((protocols, ports, Some((name, description))))
             }
         }
     }
 
+    /// A service's protocols and ports, resolved once: its params are resolved where the
+    /// service is declared, not where it is used, so every use gets the same. A failure is not
+    /// kept, so each use reports it, as before.
+    fn service_ports(&mut self, index: usize) -> Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)> {
+        if let Some(Some(known)) = self.service_ports.get(index) {
+            return Some(known.clone());
+        }
+        let service = self.services.get(index)?;
+        let (spec, module) = (service.decl.spec.clone(), service.module);
+        let resolved = (protocols(&spec), self.ports(module, &spec)?);
+        if let Some(slot) = self.service_ports.get_mut(index) {
+            *slot = Some(resolved.clone());
+        }
+        Some(resolved)
+    }
+
     fn ports(&mut self, module: usize, spec: &ast::ProtoSpec) -> Option<Vec<hir::PortRef>> {
-        let mut ports = Vec::new();
+        let mut ports = Vec::with_capacity(spec.ports.len());
         let mut ok = true;
         for item in &spec.ports {
             match item {
@@ -271,7 +288,7 @@ impl Resolver<'_> {
     }
 
     fn note_refs(&mut self, module: usize, labels: &[ast::NoteLabel]) -> Vec<hir::NoteId> {
-        let mut ids = Vec::new();
+        let mut ids = Vec::with_capacity(labels.len());
         for label in labels {
             match self.notes.get(module).and_then(|n| n.get(&label.label)) {
                 Some(&id) => ids.push(id),
@@ -295,6 +312,17 @@ impl Resolver<'_> {
             }
         }
         ids
+    }
+
+    /// The condition equal to `cond` that an earlier flow or note already has, if any, so that
+    /// equal conditions share their terms: comparing them, as the checks' caches do for every
+    /// flow, then stops at the first shared term.
+    fn shared(&mut self, cond: Cond) -> Cond {
+        if let Some(known) = self.conditions.get(&cond) {
+            return known.clone();
+        }
+        self.conditions.insert(cond.clone());
+        cond
     }
 
     pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Cond {

@@ -9,16 +9,22 @@ use crate::span::Span;
 use crate::{stdlib, syntax};
 
 /// A parsed module and the modules it uses.
+#[derive(Clone, Debug)]
 pub struct Loaded {
     /// The display path, which is also the path handed to the loader for local files.
     pub path: String,
     /// For stdlib modules, the path under stdlib/ (to resolve relative `use`s inside the stdlib).
     pub stdlib_path: Option<String>,
+    /// Every item but the flows and `never`s, which `flows` locates.
     pub ast: ast::File,
+    /// Where each flow and `never` statement starts, in order: they are parsed again one at a time
+    /// when they are resolved (`syntax::parse_deferring_flows` says why).
+    pub flows: Vec<u32>,
     pub uses: Vec<Use>,
 }
 
 /// One `use` statement whose target was found.
+#[derive(Clone, Debug)]
 pub struct Use {
     pub target: usize,
     pub decl: ast::UseDecl,
@@ -212,26 +218,32 @@ fn not_found(text: &ast::Text, resolved: &str) -> Diagnostic {
 
 fn parse_stdlib(module: stdlib::StdModule, map: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Loaded {
     let file = map.add(module.display_path(), module.text);
-    let (ast, mut found) = syntax::parse(file, module.text);
-    diagnostics.append(&mut found);
-    Loaded { path: module.display_path(), stdlib_path: Some(module.relative.to_string()), ast, uses: Vec::new() }
+    let mut parsed = syntax::parse_deferring_flows(file, module.text);
+    diagnostics.append(&mut parsed.diagnostics);
+    Loaded {
+        path: module.display_path(),
+        stdlib_path: Some(module.relative.to_string()),
+        ast: parsed.file,
+        flows: parsed.flows,
+        uses: Vec::new(),
+    }
 }
 
 fn parse_bytes(path: String, bytes: Vec<u8>, map: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Loaded {
-    let ast = match syntax::decode(bytes) {
+    let (ast, flows) = match syntax::decode(bytes) {
         Ok(text) => {
             let file = map.add(path.clone(), text);
-            let (ast, mut found) = syntax::parse(file, map.text(file));
-            diagnostics.append(&mut found);
-            ast
+            let mut parsed = syntax::parse_deferring_flows(file, map.text(file));
+            diagnostics.append(&mut parsed.diagnostics);
+            (parsed.file, parsed.flows)
         }
         Err(error) => {
             let file = map.add(path.clone(), error.lossy.clone());
             diagnostics.push(error.diagnostic(file));
-            ast::File { items: Vec::new(), span: Span::new(file, 0, 0) }
+            (ast::File { items: Vec::new(), span: Span::new(file, 0, 0) }, Vec::new())
         }
     };
-    Loaded { path, stdlib_path: None, ast, uses: Vec::new() }
+    Loaded { path, stdlib_path: None, ast, flows, uses: Vec::new() }
 }
 
 /// Joins a relative path to the directory of `base`, lexically (no file system access).

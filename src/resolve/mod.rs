@@ -9,6 +9,8 @@ mod scope;
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::ast;
 use crate::diag::{Diagnostic, SourceMap};
 use crate::hir::{self, Program};
@@ -51,8 +53,28 @@ pub fn resolve(
     overrides: &str,
     map: &mut SourceMap,
 ) -> Result<(Program, Vec<Diagnostic>), RootError> {
+    let parsed = load(root, loader, map)?;
+    Ok(resolve_parsed(parsed, overrides, map))
+}
+
+/// Every module of a program, parsed, with its `use` edges and the diagnostics found so far:
+/// the first half of `resolve`, apart so that benchmarks can time parsing and resolution apart.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    modules: Vec<load::Loaded>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads and parses the root and every module it uses, transitively.
+pub fn load(root: &Root, loader: &dyn SourceLoader, map: &mut SourceMap) -> Result<Parsed, RootError> {
     let mut diagnostics = Vec::new();
     let modules = load::load_all(root, loader, map, &mut diagnostics)?;
+    Ok(Parsed { modules, diagnostics })
+}
+
+/// Resolves a loaded program: the second half of `resolve`.
+pub fn resolve_parsed(parsed: Parsed, overrides: &str, map: &mut SourceMap) -> (Program, Vec<Diagnostic>) {
+    let Parsed { modules, mut diagnostics } = parsed;
     let override_file = map.add("<command line>", overrides);
     let (overrides, mut found) = crate::syntax::parse_settings(override_file, map.text(override_file));
     diagnostics.append(&mut found);
@@ -61,7 +83,7 @@ pub fn resolve(
     resolver.collect_declarations();
     resolver.build_scopes();
     resolver.resolve_items(&overrides);
-    Ok((resolver.program, resolver.diagnostics))
+    (resolver.program, resolver.diagnostics)
 }
 
 /// What a name in scope refers to.
@@ -92,6 +114,10 @@ struct Resolver<'a> {
     program: Program,
     groups: Vec<GroupDef>,
     services: Vec<ServiceDef>,
+    /// Per service: its protocols and ports, once resolved without error.
+    service_ports: Vec<Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)>>,
+    /// Every distinct condition of a flow or note so far (`Resolver::shared`).
+    conditions: rustc_hash::FxHashSet<hir::Cond>,
     note_decls: Vec<ast::NoteDecl>,
     note_modules: Vec<usize>,
     /// Per module: note label -> note.
@@ -99,7 +125,9 @@ struct Resolver<'a> {
     /// Per module: the names it declares itself.
     own: Vec<BTreeMap<String, scope::Binding>>,
     /// Per module: every name it sees unqualified (and exports to glob users).
-    visible: Vec<BTreeMap<String, scope::Entry>>,
+    /// Looked up for every name of every flow, so a hash map; its order reaches no output
+    /// (imports report at each declaration's span, and suggestions rank candidates by name).
+    visible: Vec<FxHashMap<String, scope::Entry>>,
     /// Per module: qualifier -> the modules it names.
     qualifiers: Vec<BTreeMap<String, Vec<usize>>>,
     diagnostics: Vec<Diagnostic>,
@@ -115,11 +143,13 @@ impl<'a> Resolver<'a> {
             program,
             groups: Vec::new(),
             services: Vec::new(),
+            service_ports: Vec::new(),
+            conditions: rustc_hash::FxHashSet::default(),
             note_decls: Vec::new(),
             note_modules: Vec::new(),
             notes: vec![BTreeMap::new(); n],
             own: vec![BTreeMap::new(); n],
-            visible: vec![BTreeMap::new(); n],
+            visible: vec![FxHashMap::default(); n],
             qualifiers: vec![BTreeMap::new(); n],
             diagnostics: Vec::new(),
         }

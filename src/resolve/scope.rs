@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use super::{Def, Resolver};
 use crate::ast::{self, Item, UseTarget};
 use crate::diag::{Code, Diagnostic};
@@ -142,6 +144,7 @@ impl Resolver<'_> {
             }
             Item::Service(s) => {
                 self.services.push(super::ServiceDef { decl: s.clone(), module });
+                self.service_ports.push(None);
                 (&s.name, Def::Service(self.services.len() - 1))
             }
             Item::Note(n) => {
@@ -190,7 +193,7 @@ impl Resolver<'_> {
             addresses,
             selector: None,
             module,
-            line: u32::try_from(self.map.line_col(span.file, span.start).0).unwrap_or(u32::MAX),
+            line: u32::try_from(self.map.line(span.file, span.start)).unwrap_or(u32::MAX),
             span,
         });
         Def::Node(id)
@@ -243,7 +246,7 @@ impl Resolver<'_> {
     /// Modules are visited dependencies first, so each module's exports are complete when used.
     pub(super) fn build_scopes(&mut self) {
         for module in self.dependency_order() {
-            let mut visible: BTreeMap<String, Entry> = self
+            let mut visible: FxHashMap<String, Entry> = self
                 .own
                 .get(module)
                 .map(|own| own.iter().map(|(n, b)| (n.clone(), Entry::One(*b))).collect())
@@ -279,7 +282,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn import(&mut self, module: usize, visible: &mut BTreeMap<String, Entry>, name: &str, entry: &Entry) {
+    fn import(&mut self, module: usize, visible: &mut FxHashMap<String, Entry>, name: &str, entry: &Entry) {
         let incoming: Vec<Binding> = match entry {
             Entry::One(b) => vec![*b],
             Entry::Ambiguous(bs) => bs.clone(),
@@ -357,7 +360,13 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let entry = self.visible.get(scope).and_then(|v| v.get(&name)).cloned();
+        // The usual case, a name with one declaration of the wanted kind, without copying anything.
+        if let Some(Entry::One(b)) = self.visible.get(scope).and_then(|v| v.get(name))
+            && want.accepts(b.def)
+        {
+            return Some(b.def);
+        }
+        let entry = self.visible.get(scope).and_then(|v| v.get(name)).cloned();
         match entry {
             Some(Entry::One(b)) if want.accepts(b.def) => Some(b.def),
             Some(Entry::One(b)) => {
@@ -377,7 +386,7 @@ impl Resolver<'_> {
                 // Only the qualifiers of modules that really declare one of the candidates.
                 let declares = |targets: &Vec<usize>| {
                     targets.iter().any(|t| {
-                        matches!(self.visible.get(*t).and_then(|v| v.get(&name)), Some(Entry::One(b)) if bindings.contains(b))
+                        matches!(self.visible.get(*t).and_then(|v| v.get(name)), Some(Entry::One(b)) if bindings.contains(b))
                     })
                 };
                 let qualifiers: Vec<String> = self
@@ -408,7 +417,7 @@ impl Resolver<'_> {
                     path.span,
                     "not declared",
                 )
-                .with_suggestion(&name, candidates.iter().map(String::as_str));
+                .with_suggestion(name, candidates.iter().map(String::as_str));
                 self.diagnostics.push(d);
                 None
             }
@@ -449,17 +458,17 @@ impl Resolver<'_> {
     }
 
     /// The unqualified name and the module whose scope holds it.
-    fn scope_for(&self, module: usize, path: &ast::Path) -> Result<(String, usize), Box<Diagnostic>> {
+    fn scope_for<'p>(&self, module: usize, path: &'p ast::Path) -> Result<(&'p str, usize), Box<Diagnostic>> {
         let Some((last, qualifier)) = path.segments.split_last() else { unreachable!("grammar: a path has a segment") };
         if qualifier.is_empty() {
-            return Ok((last.name.clone(), module));
+            return Ok((&last.name, module));
         }
         let qualifier_text: Vec<&str> = qualifier.iter().map(|s| s.name.as_str()).collect();
         let qualifier_text = qualifier_text.join(".");
         let span = qualifier.first().map_or(path.span, |f| f.span.to(qualifier.last().map_or(f.span, |l| l.span)));
         let targets = self.qualifiers.get(module).and_then(|q| q.get(&qualifier_text));
         match targets.map(Vec::as_slice) {
-            Some([target]) => Ok((last.name.clone(), *target)),
+            Some([target]) => Ok((&last.name, *target)),
             Some(_) => Err(Box::new(
                 Diagnostic::new(
                     Code::AmbiguousName,

@@ -5,6 +5,7 @@
 
 mod build;
 mod error;
+mod fast;
 mod scan;
 
 use pest::Parser;
@@ -63,8 +64,89 @@ impl DecodeError {
 
 /// Parses one file. Returns every item that parsed, and a diagnostic for everything that did not.
 pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
-    let mut items = Vec::new();
+    let parsed = parse_statements(file, text, Mode { fast: true, defer_flows: false });
+    (parsed.file, parsed.diagnostics)
+}
+
+/// `parse` with pest alone, without the hand-written parser for well-formed statements
+/// (`fast.rs`); the tests compare the two.
+#[doc(hidden)]
+pub fn parse_with_pest_only(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let parsed = parse_statements(file, text, Mode { fast: false, defer_flows: false });
+    (parsed.file, parsed.diagnostics)
+}
+
+/// A file parsed with its flows left out, for a resolver that takes them one at a time.
+#[derive(Clone, Debug)]
+pub struct Deferred {
+    /// Every item but flows and `never`s.
+    pub file: ast::File,
+    /// Where each flow and `never` statement starts, in order; `flow_at` parses one again.
+    pub flows: Vec<u32>,
+    /// Everything `parse` reports, flows included.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// `parse`, keeping of each flow and `never` only where it starts. A flow's syntax tree is several
+/// times the size of what it resolves to, so holding them all costs more memory than the rest of
+/// the compilation; parsing each again when it is resolved costs less than that.
+pub fn parse_deferring_flows(file: FileId, text: &str) -> Deferred {
+    let parsed = parse_statements(file, text, Mode { fast: true, defer_flows: true });
+    Deferred { file: parsed.file, flows: parsed.deferred, diagnostics: parsed.diagnostics }
+}
+
+/// The flow or `never` statement at `start`, one of `Deferred::flows`, parsed again; its
+/// diagnostics were reported by `parse_deferring_flows`.
+pub fn flow_at(file: FileId, text: &str, start: u32) -> Option<ast::Item> {
+    let start = start as usize;
+    if let Some((item, _)) = fast::one_line_statement(file, text, start, fast::Build::Everything) {
+        return Some(item);
+    }
+    let end = scan::statement_end(text, start);
+    if let Some((item, _)) = fast::statement(file, text, start, end, fast::Build::Everything) {
+        return Some(item);
+    }
+    let mut pairs = PortsParser::parse(Rule::statement, text.get(start..end)?).ok()?;
+    build::Builder::new(file, start).statement(pairs.next()?)
+}
+
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Try the hand-written parser before pest.
+    fast: bool,
+    /// Keep only the start of flows and `never`s.
+    defer_flows: bool,
+}
+
+struct Statements {
+    file: ast::File,
+    deferred: Vec<u32>,
+    diagnostics: Vec<Diagnostic>,
+    /// How many statements the hand-written parser took.
+    fast: usize,
+}
+
+/// Parses statement by statement, each with the hand-written parser first when `mode.fast` is set
+/// and with pest when that gives up.
+fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
+    let mut out = Statements {
+        file: ast::File { items: Vec::new(), span: Span::new(file, 0, text.len()) },
+        deferred: Vec::new(),
+        diagnostics: Vec::new(),
+        fast: 0,
+    };
+    let mut headers = Headers::default();
+    let mut keep = |out: &mut Statements, item: ast::Item, start: usize| {
+        headers.see(&item);
+        match item {
+            ast::Item::Flow(_) | ast::Item::Never(_) if mode.defer_flows => {
+                out.deferred.push(u32::try_from(start).expect("invariant: files are below 4 GiB"))
+            }
+            item => out.file.items.push(item),
+        }
+    };
+    // Flows kept only by where they start need not be built now (see `fast::Build`).
+    let build = if mode.defer_flows { fast::Build::NoFlows } else { fast::Build::Everything };
     let too_deep = scan::too_deep(text, MAX_NESTING);
     let mut too_deep = too_deep.iter().peekable();
     let mut offset = 0;
@@ -75,14 +157,33 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
         if start >= text.len() {
             break;
         }
+        // Finding where pest's slice ends scans the statement and the line after it; a statement
+        // on one line, the usual case, needs no such bound (see `fast::one_line_statement`).
+        let one_line = (mode.fast && too_deep.peek().is_none())
+            .then(|| fast::one_line_statement(file, text, start, build))
+            .flatten();
+        if let Some((item, span)) = one_line {
+            keep(&mut out, item, start);
+            previous = Some(span);
+            offset = (span.end as usize).max(start + 1);
+            out.fast += 1;
+            continue;
+        }
         let end = scan::statement_end(text, start);
         // A statement that nests too deeply is skipped whole, without running pest on it.
         if let Some(&&deep) = too_deep.peek()
             && deep < end
         {
-            diagnostics.push(error::too_deep(file, deep));
+            out.diagnostics.push(error::too_deep(file, deep));
             while too_deep.next_if(|&&d| d < end).is_some() {}
             offset = end;
+            continue;
+        }
+        if let Some((item, span)) = mode.fast.then(|| fast::statement(file, text, start, end, build)).flatten() {
+            keep(&mut out, item, start);
+            previous = Some(span);
+            offset = (span.end as usize).max(start + 1);
+            out.fast += 1;
             continue;
         }
         let slice = text.get(start..end).unwrap_or_default();
@@ -92,9 +193,9 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
                 let mut builder = build::Builder::new(file, start);
                 let span = builder.trimmed_span(&statement);
                 if let Some(item) = builder.statement(statement) {
-                    items.push(item);
+                    keep(&mut out, item, start);
                 }
-                diagnostics.append(&mut builder.diagnostics);
+                out.diagnostics.append(&mut builder.diagnostics);
                 previous = Some(span);
                 offset = (span.end as usize).max(start + 1);
             }
@@ -103,44 +204,49 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
                 if let Some(prev) = previous.filter(|p| scan::same_line(text, p.end as usize, start)) {
                     diagnostic = error::trailing(file, text, start, prev);
                 }
-                diagnostics.push(diagnostic);
+                out.diagnostics.push(diagnostic);
                 offset = scan::next_statement(text, start, at);
             }
         }
     }
-    check_headers(&items, &mut diagnostics);
-    let span = Span::new(file, 0, text.len());
-    if items.is_empty() && diagnostics.is_empty() {
-        diagnostics.push(
+    out.diagnostics.append(&mut headers.diagnostics);
+    if out.file.items.is_empty() && out.deferred.is_empty() && out.diagnostics.is_empty() {
+        out.diagnostics.push(
             Diagnostic::new(Code::EmptyFile, "file declares nothing", Span::new(file, 0, 0), "nothing here")
                 .with_help("a .ports file holds declarations, flows, `use`, `set` or `bind` statements"),
         );
     }
-    (ast::File { items, span }, diagnostics)
+    out
 }
 
 /// `module` and `source` come first, at most once each, so a reader finds them at the top.
-fn check_headers(items: &[ast::Item], diagnostics: &mut Vec<Diagnostic>) {
-    let mut first_other: Option<Span> = None;
-    let mut seen_module: Option<Span> = None;
-    let mut seen_source: Option<Span> = None;
-    for item in items {
+/// Fed every item in order; reports in `diagnostics`.
+#[derive(Default)]
+struct Headers {
+    first_other: Option<Span>,
+    seen_module: Option<Span>,
+    seen_source: Option<Span>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Headers {
+    fn see(&mut self, item: &ast::Item) {
         let (span, seen, keyword) = match item {
-            ast::Item::Module(m) => (m.span, &mut seen_module, "module"),
-            ast::Item::Source(s) => (s.span, &mut seen_source, "source"),
+            ast::Item::Module(m) => (m.span, &mut self.seen_module, "module"),
+            ast::Item::Source(s) => (s.span, &mut self.seen_source, "source"),
             other => {
-                first_other.get_or_insert(item_span(other));
-                continue;
+                self.first_other.get_or_insert(item_span(other));
+                return;
             }
         };
         if let Some(first) = *seen {
-            diagnostics.push(
+            self.diagnostics.push(
                 Diagnostic::new(Code::MisplacedHeader, format!("`{keyword}` given twice"), span, "again here")
                     .with_secondary(first, "first given here")
                     .with_help(format!("a file has one `{keyword}` line")),
             );
-        } else if let Some(other) = first_other {
-            diagnostics.push(
+        } else if let Some(other) = self.first_other {
+            self.diagnostics.push(
                 Diagnostic::new(
                     Code::MisplacedHeader,
                     format!("`{keyword}` must come before the file's other statements"),
@@ -193,4 +299,32 @@ pub fn parse_settings(file: FileId, text: &str) -> (Vec<ast::SetStmt>, Vec<Diagn
         }
     }
     (sets, diagnostics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_written_parser_takes_every_statement_of_a_synthetic_program() {
+        let text = crate::synth::generate(&crate::synth::Options::for_flows(2000, 4));
+        let parsed = parse_statements(FileId(0), &text, Mode { fast: true, defer_flows: false });
+        assert!(parsed.diagnostics.is_empty());
+        assert_eq!(parsed.fast, parsed.file.items.len(), "every statement should take the fast path");
+        let deferred = parse_statements(FileId(0), &text, Mode { fast: true, defer_flows: true });
+        assert_eq!(deferred.fast, parsed.fast, "and so when flows are deferred");
+    }
+
+    #[test]
+    fn deferred_flows_parse_again_to_the_same_items() {
+        let text = crate::synth::generate(&crate::synth::Options::for_flows(500, 2));
+        let (whole, _) = parse(FileId(0), &text);
+        let deferred = parse_deferring_flows(FileId(0), &text);
+        let again: Vec<ast::Item> =
+            deferred.flows.iter().filter_map(|&start| flow_at(FileId(0), &text, start)).collect();
+        let flows: Vec<&ast::Item> =
+            whole.items.iter().filter(|i| matches!(i, ast::Item::Flow(_) | ast::Item::Never(_))).collect();
+        assert_eq!(format!("{flows:?}"), format!("{:?}", again.iter().collect::<Vec<_>>()));
+        assert_eq!(whole.items.len(), deferred.file.items.len() + again.len());
+    }
 }

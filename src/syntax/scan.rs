@@ -46,7 +46,64 @@ impl CodeBytes {
 }
 
 /// Offsets of the first `(` past `limit` in each run of too-deep nesting, outside strings and comments.
+/// It reads the whole file before parsing, so it skips through comments, strings and plain bytes
+/// with simple searches instead of feeding `CodeBytes` every byte; `too_deep_reference` in the
+/// tests is that plainer version.
 pub fn too_deep(text: &str, limit: usize) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let next = |from: usize, wanted: fn(u8) -> bool| {
+        bytes.get(from..).and_then(|rest| rest.iter().position(|&b| wanted(b))).map_or(bytes.len(), |i| from + i)
+    };
+    let mut found = Vec::new();
+    let mut depth = 0usize;
+    let mut i = next(0, |b| matches!(b, b'(' | b')' | b'\n' | b'#' | b'"'));
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'(' => {
+                depth += 1;
+                if depth == limit + 1 {
+                    found.push(i);
+                }
+                i += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            // Parentheses never span statements; reset so one bad statement cannot poison the rest.
+            b'\n' => {
+                if depth > limit {
+                    depth = 0;
+                }
+                i += 1;
+            }
+            // A comment runs to the end of its line; the newline is code.
+            b'#' => i = next(i, |b| b == b'\n'),
+            // A string ends at its closing quote or, unclosed, at the end of its line.
+            _ => {
+                let mut j = i + 1;
+                loop {
+                    j = next(j, |b| matches!(b, b'"' | b'\\' | b'\n'));
+                    match bytes.get(j) {
+                        Some(b'"') => break j += 1,
+                        // An escape takes the next byte, unless that byte ends the line.
+                        Some(b'\\') if bytes.get(j + 1) != Some(&b'\n') => j += 2,
+                        Some(b'\\') => j += 1,
+                        _ => break,
+                    }
+                }
+                i = j;
+                continue;
+            }
+        }
+        i = next(i, |b| matches!(b, b'(' | b')' | b'\n' | b'#' | b'"'));
+    }
+    found
+}
+
+/// `too_deep` as the byte-by-byte scan it replaced, which the tests compare it with.
+#[cfg(test)]
+fn too_deep_reference(text: &str, limit: usize) -> Vec<usize> {
     let mut found = Vec::new();
     let mut depth = 0usize;
     let mut code = CodeBytes::default();
@@ -171,6 +228,22 @@ mod tests {
     fn skips_the_rest_of_a_broken_block() {
         let text = "a -> b {\n  tcp oops oops\nudp 1\n}\nrole c\n";
         assert_eq!(next_statement(text, 0, 12), text.find("role c").unwrap_or(0));
+    }
+
+    #[test]
+    fn the_fast_depth_scan_agrees_with_the_byte_by_byte_one() {
+        const PIECES: &[&str] = &["(", ")", "\"", "\\", "#", "\n", "a", " ", "((", "))", "\\\n", "\\\""];
+        let mut seed = 7u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(PIECES.get((seed >> 33) as usize % PIECES.len()).copied().unwrap_or_default());
+            }
+            for limit in [0, 1, 2, 3] {
+                assert_eq!(too_deep(&text, limit), too_deep_reference(&text, limit), "{text:?} at {limit}");
+            }
+        }
     }
 
     #[test]

@@ -134,3 +134,18 @@ pub fn stdlib_site(module: &str, more: impl Fn(&portc::hir::Node) -> String) -> 
     loader.files.insert("site.ports".into(), site.into_bytes());
     (loader, placeholder_params(&program))
 }
+
+/// `nft -c -f -` on the text; the error output when it refuses.
+pub fn nft_check(text: &str) -> Result<(), String> {
+    let mut child = std::process::Command::new("nft")
+        .args(["-c", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    use std::io::Write as _;
+    child.stdin.take().ok_or("no stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
