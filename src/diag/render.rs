@@ -44,15 +44,47 @@ fn shorten(map: &SourceMap, diagnostic: &Diagnostic) -> Option<(SourceMap, Diagn
     if !labels.iter().any(|l| long(l)) {
         return None;
     }
+    // Only the labelled lines are rendered, so the copy keeps those (cut where long) and leaves
+    // every other line empty: the same line numbers, at a cost that does not grow with the file's
+    // bytes for each diagnostic (a program with thousands of warnings renders in linear time).
     let mut short_map = SourceMap::default();
     let mut maps = Vec::new();
     for (index, file) in map.files().iter().enumerate() {
-        let points: Vec<usize> = labels
-            .iter()
-            .filter(|l| l.span.file.0 as usize == index)
-            .flat_map(|l| [l.span.start as usize, l.span.end as usize])
-            .collect();
-        let (text, offsets) = cut_long_lines(&file.text, &points);
+        let mine: Vec<&Label> = labels.iter().copied().filter(|l| l.span.file.0 as usize == index).collect();
+        if mine.is_empty() {
+            short_map.add(file.name.clone(), String::new());
+            maps.push(Vec::new());
+            continue;
+        }
+        let starts = file.line_starts();
+        let line_of = |offset: usize| starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let mut needed: Vec<(usize, usize)> =
+            mine.iter().map(|l| (line_of(l.span.start as usize), line_of(l.span.end as usize))).collect();
+        needed.sort_unstable();
+        let mut text = String::new();
+        let mut offsets = Vec::new();
+        let mut line = 0;
+        for (first, last) in needed {
+            for _ in line..first {
+                text.push('\n');
+            }
+            line = line.max(first);
+            while line <= last {
+                let start = starts.get(line).copied().unwrap_or(file.text.len());
+                let end = starts.get(line + 1).copied().unwrap_or(file.text.len());
+                let slice = file.text.get(start..end).unwrap_or_default();
+                let points: Vec<usize> = mine
+                    .iter()
+                    .flat_map(|l| [l.span.start as usize, l.span.end as usize])
+                    .filter(|p| *p >= start && *p <= end)
+                    .map(|p| p - start)
+                    .collect();
+                let (cut, moved) = cut_long_lines(slice, &points);
+                offsets.extend(moved.into_iter().map(|(old, new)| (old + start, new + text.len())));
+                text.push_str(&cut);
+                line += 1;
+            }
+        }
         short_map.add(file.name.clone(), text);
         maps.push(offsets);
     }
