@@ -85,7 +85,12 @@ pub fn compile_keeping(
                 roles.push(node);
             }
         }
-        let selects = |kind| program.nodes.iter().any(|n| n.selector.as_ref().is_some_and(|s| s.kind == kind));
+        let selects = |kind| {
+            program
+                .nodes
+                .iter()
+                .any(|n| n.kind == hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
+        };
         match target {
             Target::NetworkPolicy if !selects(ast::SelectorKind::Pods) => {
                 return Err(RootError(
