@@ -14,7 +14,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
-        // Files are read whole into memory and rejected above 4 GiB, so offsets fit.
+        // Files are read whole into memory and refused above 4 GiB (`resolve::load::read`), so offsets fit.
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Span { file, start: clamp(start), end: clamp(end) }
     }

@@ -110,13 +110,22 @@ fn load_root(
                 Err(RootError(format!("no stdlib module `{name}`{hint} (`portc stdlib list` shows them)")))
             }
         },
-        Root::File(path) => match loader.read(path) {
+        Root::File(path) => match read(loader, path) {
             Ok(bytes) => Ok(parse_bytes(path.clone(), bytes, map, diagnostics)),
             Err(LoadError::NotFound) => Err(RootError(format!("cannot read `{path}`: no such file"))),
             Err(LoadError::IsDirectory) => Err(RootError(format!("cannot read `{path}`: it is a directory"))),
             Err(LoadError::Other(why)) => Err(RootError(format!("cannot read `{path}`: {why}"))),
         },
     }
+}
+
+/// Reads a source file through the loader, refusing one above 4 GiB: spans and offsets are `u32`.
+fn read(loader: &dyn SourceLoader, path: &str) -> Result<Vec<u8>, LoadError> {
+    let bytes = loader.read(path)?;
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(LoadError::Other("it is larger than 4 GiB, the most a source file may be".into()));
+    }
+    Ok(bytes)
 }
 
 fn locate(
@@ -187,7 +196,7 @@ fn fetch(
         UseTarget::File(text) => (text.span, text.value.clone()),
         UseTarget::Stdlib(p) => (p.span, p.text()),
     };
-    let error = match loader.read(&path) {
+    let error = match read(loader, &path) {
         Ok(bytes) => return Some(parse_bytes(path, bytes, map, diagnostics)),
         Err(error) => error,
     };

@@ -140,7 +140,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
         headers.see(&item);
         match item {
             ast::Item::Flow(_) | ast::Item::Never(_) if mode.defer_flows => {
-                out.deferred.push(u32::try_from(start).expect("invariant: files are below 4 GiB"))
+                out.deferred.push(u32::try_from(start).expect("invariant: resolve::load refuses files above 4 GiB"))
             }
             item => out.file.items.push(item),
         }
