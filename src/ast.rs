@@ -217,6 +217,8 @@ pub struct Modifiers {
     pub when: Option<Expr>,
     pub description: Option<Text>,
     pub local: Option<Span>,
+    /// `management`: the way operators reach the hosts (the host firewalls' lockout guard).
+    pub management: Option<Span>,
 }
 
 /// A condition over flags and options.

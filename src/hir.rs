@@ -154,6 +154,8 @@ pub struct Flow {
     pub service: Option<String>,
     /// Marked `local` directly (notes can mark it too).
     pub local: bool,
+    /// Marked `management`: how operators reach the destination hosts.
+    pub management: bool,
     pub module: ModuleId,
     /// The 1-based line of the spec, for provenance in every output.
     pub line: u32,

@@ -263,7 +263,7 @@ impl Generator {
     fn admin_flows(&mut self) {
         for chunk in (0..self.options.roles).collect::<Vec<_>>().chunks(50) {
             let names: Vec<&str> = chunk.iter().filter_map(|&r| self.role_names.get(r).map(String::as_str)).collect();
-            let _ = writeln!(self.out, "admins -> {} : tcp 22 \"SSH\"", names.join(" | "));
+            let _ = writeln!(self.out, "admins -> {} : tcp 22 \"SSH\" management", names.join(" | "));
             self.written += 1;
         }
         self.out.push('\n');

@@ -25,7 +25,7 @@ const PORTLESS = ['icmpv6', 'icmp', 'ipip', 'gre', 'esp', 'ah', 'vrrp'];
 const RESERVED = [
   'module', 'source', 'use', 'as', 'flag', 'option', 'param', 'role',
   'external', 'group', 'service', 'note', 'never', 'set', 'bind',
-  'when', 'local', 'self', 'true', 'false',
+  'when', 'local', 'management', 'self', 'true', 'false',
   ...PORTED, ...PORTLESS,
 ];
 
@@ -151,7 +151,7 @@ module.exports = grammar({
     // A param used as a port; preferred to a service when both readings parse, as in ports.pest.
     port_param: $ => prec.dynamic(1, $.qualified_name),
 
-    _modifier: $ => choice($.note_refs, $.when_clause, $.local, $.string),
+    _modifier: $ => choice($.note_refs, $.when_clause, $.local, $.management, $.string),
     note_refs: $ => seq('[', sepBy1($.note_label, ','), ']'),
     when_clause: $ => seq('when', $._expr),
 
@@ -207,6 +207,7 @@ module.exports = grammar({
     dotted_name: $ => seq($.name, repeat(seq(token.immediate('.'), alias(token.immediate(NAME), $.name)))),
     self: _ => 'self',
     local: _ => 'local',
+    management: _ => 'management',
     bool_lit: _ => choice('true', 'false'),
     note_label: _ => /[0-9]+/,
     port_number: _ => /[0-9]+/,

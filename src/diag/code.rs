@@ -46,6 +46,8 @@ pub enum Code {
     NodeNamespace,
     /// `bind api = pods { app: a, app: b }`.
     DuplicateLabel,
+    /// `external admins = 10.9.0.77/16` (an address with host bits under its prefix).
+    HostBits,
 
     /// `etcd -> controlpane : tcp 2379` where `controlpane` is undeclared.
     UnknownRole,
@@ -112,6 +114,8 @@ pub enum Code {
     UnusedNote,
     /// `a -> b : tcp 1 when x || !x` (the condition can be dropped).
     AlwaysTrue,
+    /// `use kubernetes` with `bind worker = 10.0.1.0/24` and no overlay or BGP flow between nodes.
+    NoPodNetwork,
 
     /// `build --target nftables --role etcd` where a flow to etcd comes from an unbound role.
     PeerWithoutAddresses,
@@ -127,6 +131,9 @@ pub enum Code {
     LeftOut,
     /// `build --target calico` where a flow to a node role is `tcp 22` from a few addresses.
     FailsafeMoot,
+    /// `build --target nftables --role worker` where the site uses `kubernetes.cluster` and never
+    /// binds `pod_cidr`.
+    ClusterNetworkUnbound,
 }
 
 impl Code {
@@ -150,6 +157,7 @@ impl Code {
         Code::EmptyFile,
         Code::NodeNamespace,
         Code::DuplicateLabel,
+        Code::HostBits,
         Code::UnknownRole,
         Code::UnknownCondition,
         Code::UnknownService,
@@ -182,6 +190,7 @@ impl Code {
         Code::IsolatedRole,
         Code::UnusedNote,
         Code::AlwaysTrue,
+        Code::NoPodNetwork,
         Code::PeerWithoutAddresses,
         Code::UndecidedCondition,
         Code::Lockout,
@@ -189,6 +198,7 @@ impl Code {
         Code::NotExpressible,
         Code::LeftOut,
         Code::FailsafeMoot,
+        Code::ClusterNetworkUnbound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -212,6 +222,7 @@ impl Code {
             Code::EmptyFile => "E0017",
             Code::NodeNamespace => "E0018",
             Code::DuplicateLabel => "E0019",
+            Code::HostBits => "E0020",
             Code::UnknownRole => "E0101",
             Code::UnknownCondition => "E0102",
             Code::UnknownService => "E0103",
@@ -244,6 +255,7 @@ impl Code {
             Code::IsolatedRole => "W0206",
             Code::UnusedNote => "W0207",
             Code::AlwaysTrue => "N0201",
+            Code::NoPodNetwork => "W0208",
             Code::PeerWithoutAddresses => "E0301",
             Code::UndecidedCondition => "E0302",
             Code::Lockout => "W0301",
@@ -251,6 +263,7 @@ impl Code {
             Code::NotExpressible => "E0303",
             Code::LeftOut => "W0303",
             Code::FailsafeMoot => "W0304",
+            Code::ClusterNetworkUnbound => "W0305",
         }
     }
 

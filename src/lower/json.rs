@@ -97,6 +97,9 @@ struct Flow<'a> {
     protocol: &'static str,
     ports: Option<Ports>,
     local: bool,
+    /// Written only when true, so documents without management flows read as before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    management: bool,
     description: Option<&'a str>,
     service: Option<&'a str>,
     notes: Vec<Note<'a>>,
@@ -219,6 +222,7 @@ fn edges<'a>(
                 protocol: edge.protocol.name(),
                 ports: edge.ports.map(|(start, end)| Ports { start, end }),
                 local: edge.local,
+                management: flow.management,
                 description: flow.description.as_deref(),
                 service: flow.service.as_deref(),
                 notes,

@@ -202,6 +202,7 @@ impl Resolver<'_> {
                 description,
                 service: service.map(|s| s.0),
                 local: spec.modifiers.local.is_some() || flow.modifiers.local.is_some(),
+                management: spec.modifiers.management.is_some() || flow.modifiers.management.is_some(),
                 module: hir::ModuleId(next_id(module)),
                 line: u32::try_from(self.map.line(spec.span.file, spec.span.start)).unwrap_or(u32::MAX),
                 span: spec.span,

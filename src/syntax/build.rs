@@ -518,6 +518,7 @@ impl Builder {
                 self.once(&mut modifiers.when, value, span, "`when`")
             }
             Rule::local_kw => self.once(&mut modifiers.local, span, span, "`local`"),
+            Rule::management_kw => self.once(&mut modifiers.management, span, span, "`management`"),
             _ => {
                 let value = self.text(inner);
                 self.once(&mut modifiers.description, value, span, "description")
@@ -606,6 +607,10 @@ impl Builder {
             text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
         };
         match net {
+            Some(net) if net.trunc() != net => {
+                self.host_bits(net, span);
+                None
+            }
             Some(net) => Some(Address { net, span }),
             None => {
                 self.error(
@@ -618,6 +623,24 @@ impl Builder {
                 None
             }
         }
+    }
+
+    /// `10.9.0.77/16`: most likely a host whose `/32` was mistyped, or a network written with a
+    /// host's address; either way the prefix would open far more than meant, so neither is guessed.
+    fn host_bits(&mut self, net: ipnet::IpNet, span: Span) {
+        let host = ipnet::IpNet::from(net.addr());
+        let network = net.trunc();
+        let size = match net {
+            ipnet::IpNet::V4(v4) => format!("{} addresses", 1u64 << (32 - u32::from(v4.prefix_len()))),
+            ipnet::IpNet::V6(v6) => format!("a /{} of addresses", v6.prefix_len()),
+        };
+        let d = self.error(
+            Code::HostBits,
+            format!("`{net}` has host bits set: {} is not the start of a /{}", net.addr(), net.prefix_len()),
+            span,
+            format!("would open {size}"),
+        );
+        d.help = Some(format!("write `{host}` for the one host, or `{network}` for the whole network"));
     }
 
     fn note_label(&self, pair: Pair<'_, Rule>) -> NoteLabel {

@@ -44,12 +44,40 @@ pub fn syntax(file: FileId, text: &str, offset: usize, error: &pest::error::Erro
 
 /// The words `keyword` in grammar/ports.pest reserves.
 const RESERVED: &[&str] = &[
-    "module", "source", "use", "as", "flag", "option", "param", "role", "external", "group", "service", "note",
-    "never", "set", "bind", "when", "local", "self", "true", "false", "tcp", "udp", "sctp", "icmpv6", "icmp", "ipip",
-    "gre", "esp", "ah", "vrrp",
+    "module",
+    "source",
+    "use",
+    "as",
+    "flag",
+    "option",
+    "param",
+    "role",
+    "external",
+    "group",
+    "service",
+    "note",
+    "never",
+    "set",
+    "bind",
+    "when",
+    "local",
+    "management",
+    "self",
+    "true",
+    "false",
+    "tcp",
+    "udp",
+    "sctp",
+    "icmpv6",
+    "icmp",
+    "ipip",
+    "gre",
+    "esp",
+    "ah",
+    "vrrp",
 ];
 
-const MODIFIER: &str = "a note reference `[n]`, `when`, `local` or a description";
+const MODIFIER: &str = "a note reference `[n]`, `when`, `local`, `management` or a description";
 
 /// A `"` with no closing quote on its line: say so, rather than what the grammar expected next.
 fn unterminated_string(file: FileId, text: &str, at: usize) -> Option<Diagnostic> {
@@ -176,6 +204,7 @@ fn expects(rule: Rule) -> &'static str {
         Rule::name | Rule::qualified_name | Rule::dotted_name => "a name",
         Rule::self_kw => "`self`",
         Rule::local_kw => "`local`",
+        Rule::management_kw => "`management`",
         Rule::bool_lit => "`true` or `false`",
         Rule::note_label => "a note number",
         Rule::port_number => "a port number",

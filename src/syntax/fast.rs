@@ -66,6 +66,7 @@ fn is_keyword(word: &str) -> bool {
             | "bind"
             | "when"
             | "local"
+            | "management"
             | "self"
             | "true"
             | "false"
@@ -338,6 +339,10 @@ impl<'t> Parser<'t> {
         } else {
             ipnet::IpNet::from(text.parse::<std::net::IpAddr>().ok()?)
         };
+        // Host bits under the prefix are an error, which the builder reports.
+        if net.trunc() != net {
+            return None;
+        }
         self.take(len);
         Some(Address { net, span: self.span(start) })
     }
@@ -650,6 +655,10 @@ impl<'t> Parser<'t> {
                     Some("local") => {
                         let span = self.keyword("local")?;
                         once(&mut modifiers.local, span)?;
+                    }
+                    Some("management") => {
+                        let span = self.keyword("management")?;
+                        once(&mut modifiers.management, span)?;
                     }
                     _ => return Some(()),
                 },

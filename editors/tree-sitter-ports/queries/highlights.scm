@@ -38,6 +38,7 @@
 "when" @keyword.conditional
 
 (local) @keyword.modifier
+(management) @keyword.modifier
 
 (in_namespace) @keyword
 

@@ -93,6 +93,7 @@ exe 'syn match portsStatement /\<set\>/ nextgroup=portsSetting,portsReservedName
 exe 'syn match portsStatement /\<bind\>/ nextgroup=portsEndpoint,portsReservedName' . s:next
 syn match portsConditional /\<when\>/
 syn match portsModifier /\<local\>/
+syn match portsModifier /\<management\>/
 syn match portsSelf /\<self\>/
 syn match portsBoolean /\<\%(true\|false\)\>/
 syn match portsProtocol /\<\%(tcp\|udp\|sctp\|icmpv6\|icmp\|ipip\|gre\|esp\|ah\|vrrp\)\>/
@@ -104,7 +105,7 @@ syn match portsDeclName /\h\w*/ contained
 syn match portsNoteLabel /\d\+\>/ contained
 syn match portsSetting /\h\w*\%(\.\h\w*\)*/ contained
 " A reserved word where a name is wanted (E0001).
-syn match portsReservedName /\<\%(module\|source\|use\|as\|flag\|option\|param\|role\|external\|group\|service\|note\|never\|set\|bind\|when\|local\|self\|true\|false\|tcp\|udp\|sctp\|icmpv6\|icmp\|ipip\|gre\|esp\|ah\|vrrp\)\>/ contained
+syn match portsReservedName /\<\%(module\|source\|use\|as\|flag\|option\|param\|role\|external\|group\|service\|note\|never\|set\|bind\|when\|local\|management\|self\|true\|false\|tcp\|udp\|sctp\|icmpv6\|icmp\|ipip\|gre\|esp\|ah\|vrrp\)\>/ contained
 
 " ---------------------------------------------------------------- flows: a | b -> c | self
 " Before the arrow: names that a union and `->` follow on the same line.
