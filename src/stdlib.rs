@@ -4,6 +4,10 @@ mod files {
     include!(concat!(env!("OUT_DIR"), "/stdlib_files.rs"));
 }
 
+/// The module that names a Kubernetes cluster's networks, `pod_cidr` and `service_cidr`; the
+/// checks and the host targets recognise those two declarations of it.
+pub const CLUSTER_MODULE: &str = "kubernetes.cluster";
+
 /// One embedded module.
 #[derive(Clone, Copy, Debug)]
 pub struct StdModule {

@@ -73,11 +73,31 @@ fn rules(n: u16) -> usize {
     let mut loader = MemoryLoader::default();
     loader.files.insert("p.ports".into(), shaped(n).into_bytes());
     let text = ruleset(&Root::File("p.ports".into()), &loader, &[], "host", false);
-    text.lines().filter(|l| l.trim_start().starts_with("ip saddr") || l.trim_start().starts_with("ip6 saddr")).count()
+    text.lines().filter(|l| l.contains(" saddr @peer_")).count()
 }
 
 #[test]
 fn rule_count_stays_flat_as_flows_are_added() {
     assert_eq!(rules(10), rules(1000));
     assert_eq!(rules(10), 3, "one rule per peer: a, b and the admins");
+}
+
+/// One table per host, named for neither the host nor its roles: a host given `worker.nft` and
+/// later the file of all its roles replaces the first, instead of keeping two tables that a
+/// packet must both pass.
+#[test]
+fn every_ruleset_owns_the_one_portc_table() {
+    let root = Root::File("examples/rancher-custom-site.ports".into());
+    for roles in [vec!["worker"], vec!["etcd", "controlplane", "worker"]] {
+        let options = Options {
+            target: Some(Target::Nftables),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            ..Options::default()
+        };
+        let text = portc::compile(&root, &FsLoader, &options).expect("loads").output.expect("builds");
+        let tables: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("table ") || l.starts_with("delete table")).collect();
+        assert_eq!(tables, ["table inet portc", "delete table inet portc", "table inet portc {"], "{roles:?}");
+        assert!(!text.contains("flush ruleset"), "a portc file never flushes the other tables");
+    }
 }

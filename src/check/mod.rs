@@ -7,6 +7,7 @@
 //! flows, unreachable roles, unused notes) are about the root module, the file the user is
 //! checking; composition problems (`never`, ports claimed twice) are about the whole program.
 
+mod cluster;
 mod hygiene;
 pub mod logic;
 mod overlap;
@@ -41,6 +42,7 @@ pub fn check(graph: FlowGraph) -> (Checked, Vec<Diagnostic>) {
     hygiene::conditions(&graph, &mut solver, &mut diagnostics);
     hygiene::reachability(&graph, &mut solver, &mut diagnostics);
     hygiene::declarations(&graph, &mut diagnostics);
+    cluster::pod_network(&graph, &mut diagnostics);
     (Checked { graph }, diagnostics)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod calico;
 mod dot;
+mod host;
 mod json;
 mod kubernetes;
 mod markdown;
