@@ -39,7 +39,8 @@ impl Case {
     fn build(&self, target: Target) -> portc::Outcome {
         let egress = self.egress && target == Target::NetworkPolicy;
         let options = Options { target: Some(target), egress, settings: self.settings.clone(), ..Options::default() };
-        let outcome = portc::compile(&self.root, self.loader.as_ref(), &options).unwrap_or_else(|e| panic!("{}: {}", self.name, e.0));
+        let outcome = portc::compile(&self.root, self.loader.as_ref(), &options)
+            .unwrap_or_else(|e| panic!("{}: {}", self.name, e.0));
         let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
         assert!(outcome.output.is_some(), "{}: no {} output:\n{rendered}", self.name, target.name());
         outcome

@@ -190,3 +190,78 @@ proptest! {
         prop_assert_eq!(json_without_lines(&shuffled), json_without_lines(&statements()));
     }
 }
+
+/// The flows of a json document as `from to protocol start-end` lines.
+fn flow_lines(root: &Root, settings: &[&str]) -> Vec<String> {
+    let options = Options {
+        target: Some(Target::Json),
+        settings: settings.iter().map(|s| s.to_string()).collect(),
+        ..Options::default()
+    };
+    let outcome = portc::compile(root, &FsLoader, &options).expect("loads");
+    let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+    let text = outcome.output.unwrap_or_else(|| panic!("{root:?}:\n{rendered}"));
+    let document: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let flows = document["flows"].as_array().cloned().unwrap_or_default();
+    flows
+        .iter()
+        .map(|f| {
+            let ports = match (f["ports"]["start"].as_u64(), f["ports"]["end"].as_u64()) {
+                (Some(s), Some(e)) if s == e => format!(" {s}"),
+                (Some(s), Some(e)) => format!(" {s}-{e}"),
+                _ => String::new(),
+            };
+            format!(
+                "{} {} {}{ports}",
+                f["from"].as_str().unwrap_or(""),
+                f["to"].as_str().unwrap_or(""),
+                f["protocol"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// What a working cluster needs and the vendor tables leave out: a CNI's ports for a plain
+/// Kubernetes site, Calico's encapsulation on Rancher, etcd between K3s servers with embedded
+/// etcd, kube-proxy's health port, and the pods' way to their own node.
+#[test]
+fn stdlib_modules_make_working_clusters() {
+    let has = |flows: &[String], line: &str| flows.iter().any(|f| f == line);
+    let kubeadm = flow_lines(&Root::File("examples/kubeadm-site.ports".into()), &[]);
+    assert!(has(&kubeadm, "worker controlplane udp 4789"), "kubeadm: Calico's VXLAN between the nodes");
+    assert!(has(&kubeadm, "pod_cidr worker tcp 10250"), "kubeadm: pods reach their node's kubelet");
+    assert!(has(&kubeadm, "controlplane pod_cidr tcp 1-65535"), "kubeadm: the kubelet probes its pods");
+    assert!(has(&kubeadm, "worker worker tcp 10256"), "kubeadm: kube-proxy's health port");
+    let calico = flow_lines(&Root::Module("rancher.downstream.custom".into()), &["cni=calico"]);
+    assert!(has(&calico, "worker etcd ipip"), "Rancher with Calico: IP-in-IP between the nodes");
+    assert!(has(&calico, "worker etcd tcp 179"), "Rancher with Calico: BGP");
+    let vxlan = flow_lines(&Root::Module("rancher.downstream.custom".into()), &["cni=calico", "calico_mode=vxlan"]);
+    assert!(has(&vxlan, "worker etcd udp 4789") && !has(&vxlan, "worker etcd ipip"), "Calico VXLAN mode");
+    let k3s = flow_lines(&Root::File("examples/rancher-server-k3s-site.ports".into()), &[]);
+    assert!(has(&k3s, "rancher rancher tcp 2379") && has(&k3s, "rancher rancher tcp 2380"), "K3s embedded etcd");
+}
+
+/// Every example checks without a diagnostic, and every host of the Kubernetes examples builds
+/// its firewall without one, with and without egress filtering: they are meant to be copied.
+#[test]
+fn examples_build_without_warnings() {
+    for example in support::examples() {
+        let root = Root::File(example.clone());
+        let (outcome, _) = portc::check_program(&root, &FsLoader, &[]).expect("loads");
+        let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+        assert!(outcome.diagnostics.is_empty(), "{example}:\n{rendered}");
+    }
+    for (example, hosts) in [
+        ("examples/rancher-custom-site.ports", &["controlplane", "etcd", "rancher", "worker"][..]),
+        ("examples/kubeadm-site.ports", &["controlplane", "worker"][..]),
+        ("examples/dce5-cilium-site.ports", &["bootstrap", "controlplane", "worker"][..]),
+    ] {
+        for (role, egress) in hosts.iter().flat_map(|r| [(r, false), (r, true)]) {
+            let options =
+                Options { target: Some(Target::Nftables), roles: vec![role.to_string()], egress, ..Options::default() };
+            let outcome = portc::compile(&Root::File(example.into()), &FsLoader, &options).expect("loads");
+            let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+            assert!(outcome.diagnostics.is_empty(), "{example} as {role} (egress {egress}):\n{rendered}");
+        }
+    }
+}

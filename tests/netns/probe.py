@@ -1,20 +1,25 @@
-"""Probe helper for tests/netns.rs: listen for, or send, one TCP connection or UDP datagram.
+"""Probe helper for tests/netns.rs, run inside a network namespace.
 
-listen tcp|udp PORT SECONDS   prints "ready", then "got" if a connection or datagram arrives
-                              within SECONDS, else "none"
-send tcp|udp ADDR PORT SECONDS  connects (tcp) or sends three datagrams (udp); exit 0 on
-                              a completed TCP handshake or a sent datagram
+listen tcp|udp PORT SECONDS        prints "ready", then "got" if a connection or datagram
+                                   arrives within SECONDS (IPv4 or IPv6), else "none"
+send tcp|udp ADDR PORT SECONDS     connects (tcp) or sends three datagrams (udp); exit 0 on
+                                   a completed TCP handshake or a sent datagram
+mld-query IFACE                    sends an MLD general query to ff02::1 on IFACE
+join IFACE GROUP SECONDS           joins the IPv6 multicast GROUP on IFACE (the kernel sends an
+                                   MLD report), holds it for SECONDS
 """
 import socket
+import struct
 import sys
 import time
 
 
 def listen(proto, port, seconds):
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.bind(("::", port))
     if proto == "tcp":
         s.listen(4)
     s.settimeout(seconds)
@@ -31,8 +36,10 @@ def listen(proto, port, seconds):
 
 
 def send(proto, addr, port, seconds):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(family, kind)
     if proto == "tcp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(seconds)
         try:
             s.connect((addr, port))
@@ -40,15 +47,41 @@ def send(proto, addr, port, seconds):
             sys.exit(1)
         s.close()
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for _ in range(3):
             s.sendto(b"portc probe", (addr, port))
             time.sleep(0.05)
 
 
+def mld_query(iface):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    index = socket.if_nametoindex(iface)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+    # Type 130 (listener query), code 0, checksum (the kernel fills it in), max response delay
+    # 1000 ms, reserved, the unspecified group: a general query.
+    query = struct.pack("!BBHHH16s", 130, 0, 0, 1000, 0, bytes(16))
+    for _ in range(3):
+        s.sendto(query, ("ff02::1", 0, 0, index))
+        time.sleep(0.05)
+
+
+def join(iface, group, seconds):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    index = socket.if_nametoindex(iface)
+    request = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", index)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, request)
+    time.sleep(seconds)
+
+
 if __name__ == "__main__":
-    mode, proto = sys.argv[1], sys.argv[2]
+    mode = sys.argv[1]
     if mode == "listen":
-        listen(proto, int(sys.argv[3]), float(sys.argv[4]))
+        listen(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "send":
+        send(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    elif mode == "mld-query":
+        mld_query(sys.argv[2])
+    elif mode == "join":
+        join(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
-        send(proto, sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        sys.exit("unknown mode " + mode)
