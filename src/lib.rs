@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod resolve;
 pub mod span;
 pub mod stdlib;
+pub mod summary;
 pub mod syntax;
 pub mod synth;
 

@@ -98,7 +98,7 @@ enum Command {
 enum StdlibCommand {
     /// List the stdlib modules.
     List,
-    /// Print a stdlib module's source.
+    /// Print a stdlib module's source, after a summary of what a site sets and binds to use it.
     Show { module: String },
 }
 
@@ -298,7 +298,10 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Stdlib { command: StdlibCommand::Show { module } } => match portc::stdlib::get(&module) {
             Some(m) => {
-                print!("{}", m.text);
+                let mut map = portc::diag::SourceMap::default();
+                let root = Root::Module(module.clone());
+                let (program, _) = portc::resolve::resolve(&root, &FsLoader, "", &mut map).map_err(|e| e.0)?;
+                print!("{}{}", portc::summary::summary(&program), m.text);
                 Ok(0)
             }
             None => {

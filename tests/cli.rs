@@ -286,3 +286,40 @@ fn target_flags_are_checked() {
         assert!(text(&run.stderr).contains(wanted), "{args:?}: {}", text(&run.stderr));
     }
 }
+
+/// `stdlib show` starts with what a site sets and binds, wherever the module's vocabulary
+/// declares it, and the text after the summary still parses as the module.
+#[test]
+fn stdlib_show_summarises_the_knobs() {
+    let shown = portc(&["stdlib", "show", "rancher.downstream.custom"]);
+    assert_eq!(code(&shown), 0);
+    let out = text(&shown.stdout);
+    for want in [
+        "#   cni = canal | flannel | calico | weave, default canal  (rancher.roles)",
+        "#   external_lb = true | false, default false  (rancher.roles)",
+        "#   ace = true | false, default false  (rancher.downstream.custom)",
+        "#   rancher, etcd, controlplane, worker",
+        "#   lb, api_clients, workload_clients, pod_cidr, service_cidr",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+    let hosted = text(&portc(&["stdlib", "show", "rancher.downstream.hosted"]).stdout);
+    assert!(hosted.contains("hosted_api_port = a port, no default: a site must set it"), "{hosted}");
+    let dir = scratch("stdlib-show");
+    let file = dir.join("shown.ports");
+    std::fs::write(&file, &shown.stdout).expect("write");
+    let check = portc(&["check", file.to_str().expect("utf-8 path")]);
+    assert_ne!(code(&check), 2, "{}", text(&check.stdout));
+}
+
+/// Every module names its vendor document by title, language and public URL, never a file that
+/// only this repository had.
+#[test]
+fn every_stdlib_source_names_a_public_document() {
+    for module in portc::stdlib::modules() {
+        let (_, source) = portc::stdlib::headers(module);
+        let source = source.unwrap_or_default();
+        assert!(source.contains("https://"), "{}: source names no URL: {source}", module.name);
+        assert!(!source.contains("seeds/") && !source.contains(".txt"), "{}: a local file: {source}", module.name);
+    }
+}
