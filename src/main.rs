@@ -54,7 +54,7 @@ enum Command {
         /// one YAML file per policy for the Kubernetes targets.
         #[arg(long, conflicts_with = "role")]
         out_dir: Option<String>,
-        /// For host firewalls and NetworkPolicies: filter outgoing traffic too.
+        /// For host firewalls, NetworkPolicies and Calico host policies: filter outgoing traffic too.
         #[arg(long)]
         egress: bool,
         /// For host firewalls: do not warn when no flow lets an operator in over SSH.
@@ -223,16 +223,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             let misplaced = [
                 ("--role", !role.is_empty() && !per_host),
                 ("--out-dir", out_dir.is_some() && !per_host && !kubernetes),
-                ("--egress", egress && !matches!(target, Target::Nftables | Target::NetworkPolicy)),
+                ("--egress", egress && !matches!(target, Target::Nftables | Target::NetworkPolicy | Target::Calico)),
                 ("--allow-lockout", allow_lockout && !per_host),
                 ("--allow-lossy", allow_lossy && !kubernetes),
             ];
             if let Some((flag, _)) = misplaced.iter().find(|(_, wrong)| *wrong) {
-                let hint = match *flag {
-                    "--egress" if target == Target::Calico => "; Calico host policies always cover both directions",
-                    _ => "",
-                };
-                return Err(format!("{flag} does not apply to --target {}{hint}", target.name()));
+                return Err(format!("{flag} does not apply to --target {}", target.name()));
             }
             let root = root_of(input);
             let settings = settings.collect()?;

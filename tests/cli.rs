@@ -274,7 +274,7 @@ fn kubernetes_targets_write_one_file_per_policy() {
 fn target_flags_are_checked() {
     let site = "examples/rancher-custom-site.ports";
     for (args, wanted) in [
-        (&["--target", "calico", "--egress"][..], "Calico host policies always cover both directions"),
+        (&["--target", "dot", "--egress"][..], "--egress does not apply to --target dot"),
         (&["--target", "json", "--allow-lossy"][..], "--allow-lossy does not apply to --target json"),
         (&["--target", "networkpolicy", "--role", "etcd"][..], "--role does not apply to --target networkpolicy"),
         (&["--target", "networkpolicy"][..], "no role is bound to pods"),

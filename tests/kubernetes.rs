@@ -7,6 +7,9 @@
 
 mod support;
 
+#[path = "kubernetes/calico_validator.rs"]
+mod calico_validator;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,7 +40,7 @@ impl Case {
     }
 
     fn build(&self, target: Target) -> portc::Outcome {
-        let egress = self.egress && target == Target::NetworkPolicy;
+        let egress = self.egress && matches!(target, Target::NetworkPolicy | Target::Calico);
         let options = Options { target: Some(target), egress, settings: self.settings.clone(), ..Options::default() };
         let outcome = portc::compile(&self.root, self.loader.as_ref(), &options)
             .unwrap_or_else(|e| panic!("{}: {}", self.name, e.0));
@@ -59,6 +62,7 @@ fn networkpolicy_cases() -> Vec<Case> {
 fn calico_cases() -> Vec<Case> {
     vec![
         Case::file("examples/rancher-custom-site.ports", Target::Calico, false),
+        Case::file("examples/rancher-custom-site.ports", Target::Calico, true),
         Case::file("examples/kubernetes-site.ports", Target::Calico, false),
         stdlib_site("kubernetes"),
         stdlib_site("dce5.calico"),
@@ -283,4 +287,104 @@ fn lossy_flows_become_comments_with_allow_lossy() {
     let output = lossy.output.expect("built with --allow-lossy");
     assert!(output.contains("# Left out with --allow-lossy") && output.contains("icmp from probe to api"), "{output}");
     assert!(lossy.diagnostics.iter().any(|d| d.code.as_str() == "W0303"));
+}
+
+/// Every Calico document of every case as data, with the case's name.
+fn calico_documents() -> Vec<(String, serde_json::Value)> {
+    let mut cases = calico_cases();
+    cases.extend(portc::stdlib::modules().filter(|m| declares_a_role(m.name)).map(|m| stdlib_site(m.name)));
+    let mut out = Vec::new();
+    for case in cases {
+        for document in case.build(Target::Calico).documents {
+            out.push((format!("{}: {}", case.name, document.name), value(&document.text)));
+        }
+    }
+    out
+}
+
+/// Calico's own acceptance rules (tests/kubernetes/calico_validator.rs) accept every document
+/// built for the examples and the stdlib sites; no policy selects `all()`, which would put every
+/// pod under a host policy.
+#[test]
+fn calico_accepts_every_policy_we_build() {
+    let documents = calico_documents();
+    assert!(documents.len() > 100, "only {} documents", documents.len());
+    let mut refused = Vec::new();
+    for (name, policy) in &documents {
+        for problem in calico_validator::problems(policy) {
+            refused.push(format!("{name}: {problem}"));
+        }
+        let selector = policy["spec"]["selector"].as_str().unwrap_or_default();
+        if !selector.contains("has(portc/host-endpoint)") {
+            refused.push(format!("{name}: the selector `{selector}` may select workload endpoints"));
+        }
+    }
+    assert!(refused.is_empty(), "{} problems:\n{}", refused.len(), refused.join("\n"));
+}
+
+/// The validator is not a test that cannot fail: it refuses what Calico refuses.
+#[test]
+fn the_calico_validator_refuses_what_calico_refuses() {
+    let policy = |spec: serde_json::Value| {
+        serde_json::json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": "portc-etcd"}, "spec": spec})
+    };
+    let rule = |rule: serde_json::Value| {
+        policy(serde_json::json!({"selector": "has(a)", "types": ["Ingress"], "ingress": [rule]}))
+    };
+    let bad = [
+        (
+            "mixed families",
+            rule(serde_json::json!({"action": "Allow", "source": {"nets": ["10.0.0.0/24", "fd00::/64"]}})),
+        ),
+        (
+            "mixed across sides",
+            rule(
+                serde_json::json!({"action": "Allow", "source": {"nets": ["10.0.0.0/24"]}, "destination": {"nets": ["fd00::/64"]}}),
+            ),
+        ),
+        (
+            "version mismatch",
+            rule(serde_json::json!({"action": "Allow", "ipVersion": 6, "source": {"nets": ["10.0.0.0/24"]}})),
+        ),
+        ("ICMP on IPv6", rule(serde_json::json!({"action": "Allow", "protocol": "ICMP", "ipVersion": 6}))),
+        (
+            "ports without a port protocol",
+            rule(serde_json::json!({"action": "Allow", "protocol": 4, "destination": {"ports": [22]}})),
+        ),
+        (
+            "a reversed range",
+            rule(serde_json::json!({"action": "Allow", "protocol": "TCP", "destination": {"ports": ["20:10"]}})),
+        ),
+        ("a bad action", rule(serde_json::json!({"action": "Accept"}))),
+        ("protocol 0", rule(serde_json::json!({"action": "Allow", "protocol": 0}))),
+        ("a host-bit net", rule(serde_json::json!({"action": "Allow", "source": {"nets": ["10.0.0.1/24"]}}))),
+        ("a bad selector", policy(serde_json::json!({"selector": "a = 'b'", "types": ["Ingress"]}))),
+        ("an unclosed has", policy(serde_json::json!({"selector": "has(a", "types": ["Ingress"]}))),
+        (
+            "preDNAT egress",
+            policy(
+                serde_json::json!({"selector": "has(a)", "preDNAT": true, "applyOnForward": true, "types": ["Egress"]}),
+            ),
+        ),
+        (
+            "preDNAT without applyOnForward",
+            policy(serde_json::json!({"selector": "has(a)", "preDNAT": true, "types": ["Ingress"]})),
+        ),
+        ("a repeated type", policy(serde_json::json!({"selector": "has(a)", "types": ["Ingress", "Ingress"]}))),
+    ];
+    for (what, document) in bad {
+        assert!(!calico_validator::problems(&document).is_empty(), "accepted {what}: {document}");
+    }
+    let mut two_dots = rule(serde_json::json!({"action": "Allow"}));
+    two_dots["metadata"]["name"] = "a.b.c".into();
+    assert!(!calico_validator::problems(&two_dots).is_empty(), "accepted a name with two dots");
+    for good in [
+        "has(portc/host-endpoint) && node-role.kubernetes.io/etcd == 'true'",
+        "all()",
+        "",
+        "!has(a) || (b in {'x', 'y'})",
+    ] {
+        assert_eq!(calico_validator::validate_selector(good), Ok(()), "{good}");
+    }
 }

@@ -2,7 +2,7 @@
 //! network between the nodes would drop every pod's traffic to another node.
 //!
 //! A program is a Kubernetes site when it uses `kubernetes.cluster` (stdlib) and binds a role
-//! that the pods reach: those roles are its nodes.
+//! that the pods reach and that is not itself bound to pods: those roles are its nodes.
 
 use std::collections::BTreeSet;
 
@@ -20,8 +20,19 @@ pub fn pod_network(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
     let program = &graph.program;
     let Some(pods) = cluster_node(program, "pod_cidr") else { return };
     let possible = |e: &&Edge| e.open != Cond::Const(false);
-    let nodes: BTreeSet<NodeId> =
-        graph.edges.iter().filter(possible).filter(|e| e.from == pods && !e.local).map(|e| e.to).collect();
+    // Hosts, not workloads: a role bound to pods is a pod, however the pods reach it.
+    let host = |n: &NodeId| {
+        program.nodes.get(n.index()).is_some_and(|n| {
+            n.kind == NodeKind::Role && n.selector.as_ref().is_none_or(|s| s.kind != crate::ast::SelectorKind::Pods)
+        })
+    };
+    let nodes: BTreeSet<NodeId> = graph
+        .edges
+        .iter()
+        .filter(possible)
+        .filter(|e| e.from == pods && !e.local && host(&e.to))
+        .map(|e| e.to)
+        .collect();
     let bound =
         |n: &NodeId| program.nodes.get(n.index()).is_some_and(|n| !n.addresses.is_empty() || n.selector.is_some());
     if !nodes.iter().any(bound) || !several_hosts(program, &nodes) {

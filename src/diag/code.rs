@@ -134,6 +134,9 @@ pub enum Code {
     /// `build --target nftables --role worker` where the site uses `kubernetes.cluster` and never
     /// binds `pod_cidr`.
     ClusterNetworkUnbound,
+    /// `build --target networkpolicy` where a pod role receives a flow from a host role bound
+    /// to addresses.
+    NodeIpBlock,
 }
 
 impl Code {
@@ -199,6 +202,7 @@ impl Code {
         Code::LeftOut,
         Code::FailsafeMoot,
         Code::ClusterNetworkUnbound,
+        Code::NodeIpBlock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -264,6 +268,7 @@ impl Code {
             Code::LeftOut => "W0303",
             Code::FailsafeMoot => "W0304",
             Code::ClusterNetworkUnbound => "W0305",
+            Code::NodeIpBlock => "W0306",
         }
     }
 

@@ -1,12 +1,15 @@
 //! The `calico` target: Calico `GlobalNetworkPolicy` objects for node roles (roles bound to
 //! `nodes {...}`), enforced on the nodes' host endpoints.
 //!
-//! Per node role: one policy selecting the role's host endpoints by the node labels, with ingress
-//! and egress rules (once a host endpoint exists, Calico denies both directions by default), one
-//! rule per peer and protocol. Flows into the NodePort range also get a pre-DNAT pair: allows
-//! at order 10, then a deny of the rest of the range at order 20, because forwarded NodePort
-//! traffic never meets the normal host endpoint policy. The types below are Calico's
-//! `projectcalico.org/v3` resources, written out with unknown fields denied.
+//! Per node role: one policy selecting the role's host endpoints (those labelled
+//! `portc/host-endpoint`, never a pod) by the node labels, with ingress rules and, with
+//! `--egress`, egress rules; without it, one rule allows every egress, since a host endpoint
+//! denies both directions by default. One rule per peer, protocol and address family: Calico
+//! refuses a rule that mixes IPv4 and IPv6. Flows into the NodePort range also get a pre-DNAT
+//! pair: allows at order 10 (with the cluster's own traffic: its nodes and its pods), then a deny
+//! of the rest of the range at order 20, because forwarded NodePort traffic never meets the
+//! normal host endpoint policy. The types below are Calico's `projectcalico.org/v3` resources,
+//! written out with unknown fields denied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +28,11 @@ pub struct Calico;
 
 /// Kubernetes' default Service NodePort range (`--service-node-port-range`).
 pub const NODE_PORTS: (u16, u16) = (30000, 32767);
+
+/// The label that marks the host endpoints portc's policies may select. A GlobalNetworkPolicy's
+/// selector also matches workload endpoints, so a selector without it could put pods under a
+/// host policy; docs/targets/kubernetes.md says how to label the host endpoints.
+pub const HOST_ENDPOINT_LABEL: &str = "portc/host-endpoint";
 
 /// Order of the main policies; pre-DNAT allows come at 10 and pre-DNAT denies at 20.
 const ORDER_MAIN: u32 = 100;
@@ -120,6 +128,9 @@ pub enum PolicyType {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
     pub action: Action,
+    /// 4 or 6: the family of the rule's nets, or of its ICMP protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_version: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<ProtocolValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,12 +176,13 @@ pub struct EntityRule {
 
 impl Lower for Calico {
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
-        // A host endpoint denies egress by default, so both directions are always built.
-        let mut plan = kubernetes::plan(policy, &DIALECT, true, options.allow_lossy)?;
+        let mut plan = kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy)?;
         let mut warnings = std::mem::take(&mut plan.warnings);
-        warnings.extend(failsafe_lints(policy, &plan));
+        warnings.extend(failsafe_lints(policy, &plan, options.egress));
+        let cluster = ClusterSources::find(&plan);
         let names = kubernetes::resource_names(&plan);
         let mut documents = Vec::new();
+        let mut nodeport_roles = Vec::new();
         for subject in plan.subjects() {
             let (Some(rules), Some(name)) = (plan.rules.get(&subject), names.get(&subject)) else { continue };
             let Some(selector) = plan.node(subject).and_then(|n| n.selector.as_ref()) else { continue };
@@ -183,7 +195,7 @@ impl Lower for Calico {
                 "Left out with --allow-lossy (this traffic stays blocked):",
                 &rules.left_out,
             ));
-            let main = main_policy(&plan, subject, selector, name);
+            let main = main_policy(&plan, subject, selector, name, options.egress);
             documents.push(document(
                 &plan,
                 &format!("GlobalNetworkPolicy for the nodes of role {role}"),
@@ -195,7 +207,8 @@ impl Lower for Calico {
             if nodeport_peers.is_empty() {
                 continue;
             }
-            for nodeports in nodeport_policies(&plan, subject, selector, name, &nodeport_peers) {
+            nodeport_roles.push(subject);
+            for nodeports in nodeport_policies(&plan, subject, selector, name, &nodeport_peers, &cluster) {
                 documents.push(document(
                     &plan,
                     &format!("Pre-DNAT GlobalNetworkPolicy for the NodePorts of role {role}"),
@@ -204,6 +217,7 @@ impl Lower for Calico {
                 ));
             }
         }
+        warnings.extend(cluster.unbound_pods(&plan, &nodeport_roles));
         Ok((documents, warnings))
     }
 }
@@ -229,10 +243,10 @@ fn metadata(name: String, annotations: BTreeMap<String, String>) -> Metadata {
     }
 }
 
-fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str) -> GlobalNetworkPolicy {
+fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str, egress: bool) -> GlobalNetworkPolicy {
     let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
-    let mut egress = Vec::new();
+    let mut egress_rules = Vec::new();
     if let Some(rules) = plan.rules.get(&subject) {
         for (peer, allowed) in plan.by_name(&rules.ingress) {
             annotations
@@ -242,8 +256,23 @@ fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str) ->
         for (peer, allowed) in plan.by_name(&rules.egress) {
             annotations
                 .insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
-            egress.extend(rules_for(plan, peer, allowed, false, Action::Allow));
+            egress_rules.extend(rules_for(plan, peer, allowed, false, Action::Allow));
         }
+    }
+    if !egress {
+        // A host endpoint denies both directions once it exists: without --egress, say so and
+        // allow every egress, as the host firewall targets leave it alone.
+        annotations.insert(
+            format!("{}/egress", kubernetes::ANNOTATION),
+            "not filtered: every egress is allowed (build with --egress to filter it)".to_string(),
+        );
+        egress_rules.push(Rule {
+            action: Action::Allow,
+            ip_version: None,
+            protocol: None,
+            source: None,
+            destination: None,
+        });
     }
     GlobalNetworkPolicy {
         api_version: "projectcalico.org/v3".to_string(),
@@ -251,12 +280,12 @@ fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str) ->
         metadata: metadata(name.to_string(), annotations),
         spec: GlobalNetworkPolicySpec {
             order: ORDER_MAIN,
-            selector: selector_expression(&selector.labels),
+            selector: host_selector(&selector.labels),
             types: vec![PolicyType::Ingress, PolicyType::Egress],
             pre_dnat: false,
             apply_on_forward: false,
             ingress,
-            egress,
+            egress: egress_rules,
         },
     }
 }
@@ -273,17 +302,85 @@ fn nodeport_part(allowed: &Allowed) -> Option<Allowed> {
     (!part.ported.is_empty()).then_some(part)
 }
 
-/// The pre-DNAT pair of a role that receives NodePort traffic: its allows, then a deny of the
-/// rest of the range (pre-DNAT policy has no default deny of its own).
+/// What the pre-DNAT policies let through before their deny, as Calico's guide to securing
+/// NodePorts does: the cluster's own traffic, from its nodes and its pods.
+struct ClusterSources {
+    /// `kubernetes.cluster`'s `pod_cidr`, when the program uses it.
+    pods: Option<NodeId>,
+}
+
+impl ClusterSources {
+    fn find(plan: &Plan) -> ClusterSources {
+        ClusterSources { pods: super::host::Networks::find(plan.program).pods }
+    }
+
+    /// Allows from every host endpoint portc selects (the nodes) and from the Pod CIDR.
+    fn rules(&self, plan: &Plan) -> Vec<Rule> {
+        let nodes = EntityRule { selector: Some(host_selector(&[])), ..EntityRule::default() };
+        let mut rules = vec![Rule {
+            action: Action::Allow,
+            ip_version: None,
+            protocol: None,
+            source: Some(nodes),
+            destination: None,
+        }];
+        let pods = self.pods.and_then(|p| plan.node(p)).map(|n| n.addresses.as_slice()).unwrap_or_default();
+        for (version, nets) in by_family(pods) {
+            let source = EntityRule { nets, ..EntityRule::default() };
+            rules.push(Rule {
+                action: Action::Allow,
+                ip_version: Some(version),
+                protocol: None,
+                source: Some(source),
+                destination: None,
+            });
+        }
+        rules
+    }
+
+    /// W0305 when NodePort roles get a pre-DNAT deny and the program leaves `pod_cidr` unbound:
+    /// the deny would then drop the pods' own NodePort traffic.
+    fn unbound_pods(&self, plan: &Plan, roles: &[NodeId]) -> Vec<Diagnostic> {
+        let Some(pods) = self.pods.and_then(|p| plan.node(p)).filter(|n| n.addresses.is_empty()) else {
+            return Vec::new();
+        };
+        if roles.is_empty() {
+            return Vec::new();
+        }
+        let list: Vec<&str> = roles.iter().map(|r| plan.name(*r)).collect();
+        vec![
+            Diagnostic::new(
+                Code::ClusterNetworkUnbound,
+                format!(
+                    "the Pod CIDR is not bound: the pre-DNAT deny drops the pods' own NodePort traffic to `{}`",
+                    list.join(", ")
+                ),
+                pods.span,
+                "declared here, never bound",
+            )
+            .with_note("the pre-DNAT policies let the cluster's own traffic through before their deny: its nodes, and its pods by their addresses")
+            .with_help("bind the cluster's Pod CIDR in the site file: `bind pod_cidr = 10.42.0.0/16`"),
+        ]
+    }
+}
+
+/// The pre-DNAT pair of a role that receives NodePort traffic: the cluster's own traffic and its
+/// allows, then a deny of the rest of the range (pre-DNAT policy has no default deny of its own).
 fn nodeport_policies(
     plan: &Plan,
     subject: NodeId,
     selector: &Selector,
     name: &str,
     peers: &BTreeMap<NodeId, Allowed>,
+    cluster: &ClusterSources,
 ) -> [GlobalNetworkPolicy; 2] {
-    let mut annotations = BTreeMap::new();
-    let mut allows = Vec::new();
+    let mut annotations = BTreeMap::from([(
+        format!("{}/cluster", kubernetes::ANNOTATION),
+        "the cluster's own traffic (its nodes' host endpoints and its Pod CIDR) reaches the NodePorts, as Calico's \
+         guide to securing NodePorts does"
+            .to_string(),
+    )]);
+    let mut allows = cluster.rules(plan);
     for (peer, allowed) in plan.by_name(peers) {
         annotations.insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
         allows.extend(rules_for(plan, peer, allowed, true, Action::Allow));
@@ -293,6 +390,7 @@ fn nodeport_policies(
         .into_iter()
         .map(|protocol| Rule {
             action: Action::Deny,
+            ip_version: None,
             protocol: Some(protocol_value(protocol)),
             source: None,
             destination: Some(EntityRule { ports: vec![range.clone()], ..EntityRule::default() }),
@@ -300,7 +398,7 @@ fn nodeport_policies(
         .collect();
     let spec = |order, ingress| GlobalNetworkPolicySpec {
         order,
-        selector: selector_expression(&selector.labels),
+        selector: host_selector(&selector.labels),
         types: vec![PolicyType::Ingress],
         pre_dnat: true,
         apply_on_forward: true,
@@ -332,60 +430,99 @@ fn nodeport_policies(
     ]
 }
 
-/// One rule per protocol toward (or from) one peer.
+/// One rule per protocol and address family toward (or from) one peer. Calico refuses a rule
+/// whose nets mix IPv4 and IPv6 (`validateRule`), so a peer with both gets a rule per family;
+/// ICMP matches only IPv4 and ICMPv6 only IPv6.
 fn rules_for(plan: &Plan, peer: NodeId, allowed: &Allowed, ingress: bool, action: Action) -> Vec<Rule> {
-    let Some(entity) = peer_entity(plan, peer) else { return Vec::new() };
+    let Some(entities) = peer_entities(plan, peer) else { return Vec::new() };
     let mut ports: BTreeMap<Protocol, Vec<PortValue>> = BTreeMap::new();
     for (protocol, start, end) in allowed.ported.keys() {
         let port = if start == end { PortValue::Number(*start) } else { PortValue::Range(format!("{start}:{end}")) };
         ports.entry(*protocol).or_default().push(port);
     }
+    let portless = allowed.portless.keys().map(|p| (*p, Vec::new()));
     let mut rules = Vec::new();
-    let mut push = |protocol: Protocol, ports: Vec<PortValue>| {
-        let (source, destination) = if ingress {
-            (Some(entity.clone()), (!ports.is_empty()).then(|| EntityRule { ports, ..EntityRule::default() }))
-        } else {
-            (None, Some(EntityRule { ports, ..entity.clone() }))
+    for (protocol, ports) in ports.into_iter().chain(portless) {
+        let family = match protocol {
+            Protocol::Icmp => Some(4),
+            Protocol::Icmpv6 => Some(6),
+            _ => None,
         };
-        rules.push(Rule { action, protocol: Some(protocol_value(protocol)), source, destination });
-    };
-    for (protocol, ports) in ports {
-        push(protocol, ports);
-    }
-    for protocol in allowed.portless.keys() {
-        push(*protocol, Vec::new());
+        for (version, entity) in &entities {
+            let ip_version = match (family, *version) {
+                (Some(f), Some(v)) if f != v => continue,
+                (Some(f), _) => Some(f),
+                (None, v) => v,
+            };
+            let (source, destination) = if ingress {
+                (
+                    Some(entity.clone()),
+                    (!ports.is_empty()).then(|| EntityRule { ports: ports.clone(), ..EntityRule::default() }),
+                )
+            } else {
+                (None, Some(EntityRule { ports: ports.clone(), ..entity.clone() }))
+            };
+            rules.push(Rule { action, ip_version, protocol: Some(protocol_value(protocol)), source, destination });
+        }
     }
     rules
 }
 
-/// The peer as a Calico entity: a selector over endpoint labels (and namespace, for pods), or nets.
-fn peer_entity(plan: &Plan, peer: NodeId) -> Option<EntityRule> {
+/// The peer as Calico entities: a selector over endpoint labels (and namespace, for pods), family
+/// agnostic, or its nets, one entity per address family with its IP version.
+fn peer_entities(plan: &Plan, peer: NodeId) -> Option<Vec<(Option<u8>, EntityRule)>> {
     match plan.peer(peer, &DIALECT)? {
-        Peer::Selector(selector) => Some(EntityRule {
-            selector: Some(selector_expression(&selector.labels)),
-            namespace_selector: (selector.kind == SelectorKind::Pods).then(|| {
-                format!(
-                    "projectcalico.org/name == '{}'",
-                    selector.namespace.as_deref().unwrap_or(super::networkpolicy::DEFAULT_NAMESPACE)
-                )
-            }),
-            ..EntityRule::default()
-        }),
-        Peer::Addresses(addresses) => {
-            Some(EntityRule { nets: super::networkpolicy::aggregate(addresses), ..EntityRule::default() })
+        Peer::Selector(selector) => {
+            let entity = match selector.kind {
+                SelectorKind::Nodes => {
+                    EntityRule { selector: Some(host_selector(&selector.labels)), ..EntityRule::default() }
+                }
+                SelectorKind::Pods => EntityRule {
+                    selector: Some(label_expression(&selector.labels).unwrap_or_else(|| "all()".to_string())),
+                    namespace_selector: Some(format!(
+                        "projectcalico.org/name == '{}'",
+                        selector.namespace.as_deref().unwrap_or(super::networkpolicy::DEFAULT_NAMESPACE)
+                    )),
+                    ..EntityRule::default()
+                },
+            };
+            Some(vec![(None, entity)])
         }
+        Peer::Addresses(addresses) => Some(
+            by_family(addresses)
+                .into_iter()
+                .map(|(version, nets)| (Some(version), EntityRule { nets, ..EntityRule::default() }))
+                .collect(),
+        ),
     }
 }
 
-/// `a == 'x' && has(b)`, or `all()` for a selector without labels. An empty value selects on the
-/// label's presence, the way Kubernetes' role labels (`node-role.kubernetes.io/control-plane: ""`)
-/// are meant. Label syntax is checked before, so values never hold a quote.
-fn selector_expression(labels: &[(String, String)]) -> String {
+/// Addresses as aggregated nets, per IP version, IPv4 first; families without addresses left out.
+fn by_family(addresses: &[ipnet::IpNet]) -> Vec<(u8, Vec<String>)> {
+    let nets = super::networkpolicy::aggregate(addresses);
+    let (v4, v6): (Vec<String>, Vec<String>) = nets.into_iter().partition(|n| !n.contains(':'));
+    [(4, v4), (6, v6)].into_iter().filter(|(_, nets)| !nets.is_empty()).collect()
+}
+
+/// A selector for the host endpoints of nodes with these labels: `has(portc/host-endpoint)`, then
+/// the labels. Never `all()`, which would also select every pod.
+fn host_selector(labels: &[(String, String)]) -> String {
+    let marker = format!("has({HOST_ENDPOINT_LABEL})");
+    match label_expression(labels) {
+        Some(labels) => format!("{marker} && {labels}"),
+        None => marker,
+    }
+}
+
+/// `a == 'x' && has(b)`, or `None` without labels. An empty value selects on the label's
+/// presence, the way Kubernetes' role labels (`node-role.kubernetes.io/control-plane: ""`) are
+/// meant. Label syntax is checked before, so values never hold a quote.
+fn label_expression(labels: &[(String, String)]) -> Option<String> {
     if labels.is_empty() {
-        return "all()".to_string();
+        return None;
     }
     let term = |(k, v): &(String, String)| if v.is_empty() { format!("has({k})") } else { format!("{k} == '{v}'") };
-    labels.iter().map(term).collect::<Vec<_>>().join(" && ")
+    Some(labels.iter().map(term).collect::<Vec<_>>().join(" && "))
 }
 
 fn protocol_value(protocol: Protocol) -> ProtocolValue {
@@ -400,7 +537,7 @@ fn protocol_value(protocol: Protocol) -> ProtocolValue {
 
 /// W0304 for each node role with a flow on a failsafe port: Felix accepts that port from (or to)
 /// anywhere before any policy, so the flow's peer restriction has no effect.
-fn failsafe_lints(policy: &Checked, plan: &Plan) -> Vec<Diagnostic> {
+fn failsafe_lints(policy: &Checked, plan: &Plan, egress: bool) -> Vec<Diagnostic> {
     let graph = policy.graph();
     // role -> (inbound, protocol, port) -> flows
     type Hits = BTreeMap<(bool, Protocol, u16), BTreeSet<crate::hir::FlowId>>;
@@ -420,7 +557,7 @@ fn failsafe_lints(policy: &Checked, plan: &Plan) -> Vec<Diagnostic> {
                 hits.entry(edge.to).or_default().entry((true, protocol, port)).or_default().insert(edge.flow);
             }
         }
-        if plan.rules.contains_key(&edge.from) && !everywhere(edge.to) {
+        if egress && plan.rules.contains_key(&edge.from) && !everywhere(edge.to) {
             for (protocol, port) in on(edge, FAILSAFE_OUTBOUND) {
                 hits.entry(edge.from).or_default().entry((false, protocol, port)).or_default().insert(edge.flow);
             }

@@ -105,13 +105,13 @@ pub fn host(policy: &Checked, options: &TargetOptions) -> Result<(Host, Vec<Diag
 
 /// The declarations of `kubernetes.cluster` in the program, if it uses that module.
 #[derive(Clone, Copy, Debug, Default)]
-struct Networks {
-    pods: Option<NodeId>,
-    services: Option<NodeId>,
+pub(super) struct Networks {
+    pub pods: Option<NodeId>,
+    pub services: Option<NodeId>,
 }
 
 impl Networks {
-    fn find(program: &Program) -> Networks {
+    pub(super) fn find(program: &Program) -> Networks {
         let find = |name: &str| {
             program.nodes.iter().position(|n| {
                 n.name == name

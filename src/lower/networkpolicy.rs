@@ -58,6 +58,7 @@ impl Lower for NetworkPolicies {
             if options.egress && !rules.egress.values().any(Allowed::reaches_dns) {
                 warnings.push(no_dns(&plan, subject, selector));
             }
+            warnings.extend(node_peers(&plan, subject, rules));
             let manifest = manifest(&plan, subject, selector, name, options.egress);
             let yaml = serde_saphyr::to_string(&manifest).expect("invariant: a NetworkPolicy serialises to YAML");
             let namespace = namespace(selector);
@@ -176,6 +177,51 @@ fn ports(allowed: &Allowed) -> Vec<NetworkPolicyPort> {
         .collect()
 }
 
+/// W0306 for each host role a pod policy names by its addresses: traffic from a node often
+/// reaches pods from another address than the node's own (the CNI's tunnel address, after
+/// kube-proxy's source NAT), and the Kubernetes API reference warns that `ipBlock` may not
+/// match it.
+fn node_peers(plan: &Plan, subject: NodeId, rules: &kubernetes::Rules) -> Vec<Diagnostic> {
+    let hosts = rules.ingress.keys().chain(rules.egress.keys()).filter(|peer| {
+        plan.node(**peer).is_some_and(|n| {
+            n.kind == crate::hir::NodeKind::Role
+                && n.selector.as_ref().is_none_or(|s| s.kind != SelectorKind::Pods)
+                && !n.addresses.is_empty()
+        })
+    });
+    // Where the policy admits the Pod CIDR on the same ports, the tunnel addresses are covered.
+    let pods = super::host::Networks::find(plan.program).pods.and_then(|p| rules.ingress.get(&p));
+    let covered = |allowed: Option<&Allowed>| {
+        allowed.is_some_and(|a| {
+            a.ported.keys().all(|(protocol, start, end)| {
+                pods.is_some_and(|p| p.ported.keys().any(|(q, s, e)| q == protocol && s <= start && end <= e))
+            })
+        })
+    };
+    let peers: std::collections::BTreeSet<NodeId> =
+        hosts.copied().filter(|peer| !covered(rules.ingress.get(peer)) || rules.egress.contains_key(peer)).collect();
+    let subject_name = plan.name(subject);
+    peers
+        .into_iter()
+        .filter_map(|peer| {
+            let node = plan.node(peer)?;
+            let name = plan.name(peer);
+            Some(
+                Diagnostic::new(
+                    Code::NodeIpBlock,
+                    format!("the NetworkPolicy of `{subject_name}` names the nodes of `{name}` by their addresses, which their traffic may not come from"),
+                    node.span,
+                    "hosts, named by `ipBlock`",
+                )
+                .with_note("a node's traffic to pods on other nodes often leaves through the CNI's tunnel (Calico's tunl0 or vxlan.calico, Flannel's flannel.1, Cilium's cilium_host) with that device's address, and kube-proxy source-NATs forwarded NodePort traffic to it; the Kubernetes API reference warns that ipBlock may not match such traffic")
+                .with_help(format!(
+                    "the tunnel addresses are in the Pod CIDR: allow it as well (`pod_cidr -> {subject_name} : ...`, with `use kubernetes.cluster` and `bind pod_cidr = ...`), or filter the nodes' traffic with Calico host policies (`--target calico`)"
+                )),
+            )
+        })
+        .collect()
+}
+
 fn no_dns(plan: &Plan, subject: NodeId, selector: &Selector) -> Diagnostic {
     let name = plan.name(subject);
     Diagnostic::new(
@@ -186,6 +232,6 @@ fn no_dns(plan: &Plan, subject: NodeId, selector: &Selector) -> Diagnostic {
     )
     .with_note("no flow from this role goes to UDP or TCP port 53, so every name lookup will time out")
     .with_help(format!(
-        "declare the cluster DNS, e.g. `external cluster_dns` with `bind cluster_dns = pods {{ k8s-app: kube-dns }} in namespace kube-system` and `{name} -> cluster_dns : tcp/udp 53 \"DNS\"`"
+        "allow the cluster DNS (CoreDNS and NodeLocal DNSCache): `use kubernetes.dns` and `{name} -> cluster_dns : dns_query`"
     ))
 }

@@ -9,7 +9,12 @@ between all of them, and compares that, both ways, with what the flows declare:
 
   - networkpolicy: a pod that a policy selects receives only its declared flows (and, with
     --egress, sends only its declared flows); other pods are unrestricted, as in Kubernetes.
-  - calico: a host endpoint receives and sends only its declared flows; pods are unrestricted.
+  - calico: a host endpoint receives only its declared flows (and, with --egress, sends only its
+    declared flows); a host endpoint no policy selects receives and sends nothing; pods are
+    unrestricted, including "impostor" pods that carry a node role's labels.
+
+nca does not model `preDNAT` policies (it would read them as normal ones), so they are left out
+of the analysis; the main policies alone must allow exactly the declared flows.
 
 Flows that stay on a node, and protocols NetworkPolicy cannot carry, are outside what the
 policies express and are not expected. Prints every difference and exits 1 if there is one.
@@ -32,6 +37,8 @@ NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58, "ipip": 4,
 PORT_DOMAIN = (1, 65535)
 PROTOCOL_DOMAIN = range(0, 256)
 PROBE_LABEL = "portc.probe/endpoint"
+# The label portc's Calico policies require on the host endpoints they select.
+HOST_ENDPOINT_LABEL = "portc/host-endpoint"
 
 
 # ------------------------------------------------------------------ connection sets
@@ -192,6 +199,16 @@ def parse_endpoint(text):
     return text
 
 
+def without_pre_dnat(policies, directory):
+    """The policies, less the documents nca cannot model (preDNAT), in one file."""
+    path = Path(policies)
+    texts = [p.read_text() for p in sorted(path.glob("*.yaml"))] if path.is_dir() else [path.read_text()]
+    kept = [d for t in texts for d in yaml.safe_load_all(t) if d and not d.get("spec", {}).get("preDNAT")]
+    out = directory / "policies.yaml"
+    out.write_text(yaml.safe_dump_all(kept, sort_keys=True))
+    return out
+
+
 def run_nca(nca, policies, resources, namespaces):
     cmd = [nca, "--connectivity", str(policies), "--pod_list", str(resources), "--output_format", "txt_no_fw_rules",
            "--print_ipv6"]
@@ -257,14 +274,17 @@ def cluster(doc, target):
             labels[PROBE_LABEL] = name
             endpoints.append(Endpoint(f"{namespace}/{name}-0", "pods", labels, namespace))
         elif target == "calico":
-            labels[PROBE_LABEL] = name
-            endpoints.append(Endpoint(f"{name}-host", "nodes", labels))
+            host_labels = dict(labels, **{PROBE_LABEL: name, HOST_ENDPOINT_LABEL: ""})
+            endpoints.append(Endpoint(f"{name}-host", "nodes", host_labels))
+            # A pod that carries the node role's labels must stay outside the host policy.
+            impostor = dict(labels, **{PROBE_LABEL: f"impostor-{name}"})
+            endpoints.append(Endpoint(f"portc-probe/impostor-{name}", "pods", impostor, "portc-probe"))
     namespaces.add("portc-probe")
     for namespace in sorted(namespaces):
         labels = {PROBE_LABEL: f"stranger-{namespace}"}
         endpoints.append(Endpoint(f"{namespace}/stranger-0", "pods", labels, namespace))
     if target == "calico":
-        endpoints.append(Endpoint("stranger-host", "nodes", {PROBE_LABEL: "stranger-host"}))
+        endpoints.append(Endpoint("stranger-host", "nodes", {PROBE_LABEL: "stranger-host", HOST_ENDPOINT_LABEL: ""}))
     return endpoints, sorted(namespaces)
 
 
@@ -340,7 +360,13 @@ def expectation(doc, target, egress):
             return isinstance(e, Endpoint) and (e.kind == "nodes" or roles_of(e))
 
         def policed_out(e):
-            return isinstance(e, Endpoint) and (e.kind == "nodes" or (egress and roles_of(e)))
+            if not isinstance(e, Endpoint):
+                return False
+            if e.kind == "nodes":
+                # Without --egress a role's policy allows every egress; a host endpoint that no
+                # policy selects sends nothing.
+                return egress or not roles_of(e)
+            return egress and bool(roles_of(e))
 
         result = everything()
         if policed_in(dst):
@@ -369,7 +395,7 @@ def main():
     parser.add_argument("--flows", required=True, help="the json target's output")
     parser.add_argument("--policies", required=True, help="a file or directory of generated policies")
     parser.add_argument("--target", required=True, choices=["networkpolicy", "calico"])
-    parser.add_argument("--egress", action="store_true", help="the NetworkPolicies were built with --egress")
+    parser.add_argument("--egress", action="store_true", help="the policies were built with --egress")
     parser.add_argument("--nca", default="nca")
     args = parser.parse_args()
 
@@ -378,7 +404,8 @@ def main():
     allowed = expectation(doc, args.target, args.egress)
     with tempfile.TemporaryDirectory() as tmp:
         pods, ns = resources(endpoints, namespaces, Path(tmp))
-        pairs, ranges, output = run_nca(args.nca, args.policies, pods, ns)
+        policies = without_pre_dnat(args.policies, Path(tmp))
+        pairs, ranges, output = run_nca(args.nca, policies, pods, ns)
 
     seen = {e.key for e in endpoints}
     reported = {k for pair in pairs for k in pair} | {k for _, k in ranges}
