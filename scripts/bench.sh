@@ -24,9 +24,9 @@ if ! /usr/bin/time -f %M true >/dev/null 2>&1; then
     exit 2
 fi
 
-cargo build --release --quiet --bin portc --bin portc-synth
+cargo build --release --quiet --bin portc --example portc-synth
 PORTC=$TARGET_DIR/release/portc
-SYNTH=$TARGET_DIR/release/portc-synth
+SYNTH=$TARGET_DIR/release/examples/portc-synth
 mkdir -p "$WORK"
 
 # Runs a command RUNS times; prints "median_seconds peak_rss_mb" (the RSS is the largest of the runs).

@@ -24,6 +24,8 @@ pub struct Query {
 pub enum Verdict {
     /// A flow allows it in the build's configuration.
     Allowed,
+    /// Flows allow it only as node-local traffic (`self`, `local`): from a host to itself.
+    Local,
     /// A flow allows it only under flags or options the build leaves undecided.
     Conditional,
     /// No flow allows it in the build's configuration.
@@ -49,6 +51,8 @@ pub struct Entry {
     pub protocol: &'static str,
     pub ports: Option<Ports>,
     pub description: Option<String>,
+    /// Node-local: the flow allows traffic from a host to itself only.
+    pub local: bool,
     pub notes: Vec<String>,
     /// The flow's condition (its `when` and its notes'), or null.
     pub condition: Option<String>,
@@ -77,7 +81,10 @@ pub fn explain(checked: &Checked, query: &Query) -> Explanation {
     };
     let mut flows: Vec<&Edge> = graph.edges.iter().filter(|e| between(e) && matches(e)).collect();
     flows.sort_by_key(|e| (rank(e), e.from, e.to, e.protocol, e.ports));
+    let allowing = flows.iter().filter(|e| rank(e) == 0);
     let verdict = match flows.first().map(|e| rank(e)) {
+        // Node-local flows allow traffic from a host to itself, not across hosts.
+        Some(0) if allowing.clone().all(|e| e.local) => Verdict::Local,
         Some(0) => Verdict::Allowed,
         Some(1) => Verdict::Conditional,
         _ => Verdict::Denied,
@@ -167,6 +174,7 @@ fn entry(program: &Program, names: &[String], edge: &Edge, never: bool) -> Entry
         protocol: edge.protocol.name(),
         ports: edge.ports.map(|(start, end)| Ports { start, end }),
         description: flow.and_then(|f| f.description.clone()),
+        local: edge.local,
         settings: settings(program, &edge.condition),
         notes,
         condition: (edge.condition != Cond::Const(true)).then(|| edge.condition.display(program)),
@@ -180,6 +188,7 @@ impl Explanation {
     pub fn human(&self, asked: &str) -> String {
         let verdict = match self.verdict {
             Verdict::Allowed => "allowed",
+            Verdict::Local => "allowed only as node-local traffic, from a host to itself",
             Verdict::Conditional => "allowed only under settings this build leaves open",
             Verdict::Denied => "denied",
         };
@@ -220,6 +229,9 @@ impl Entry {
             line.push_str(&format!(" \"{d}\""));
         }
         line.push_str(&format!("  ({})", self.origin));
+        if self.local {
+            line.push_str("\n            node-local: from a host to itself, never across hosts");
+        }
         if let Some(c) = &self.condition {
             line.push_str(&format!("\n            when {c}"));
             if !matches!(self.in_this_build.as_str(), "true" | "false") {

@@ -42,6 +42,9 @@ pub struct Program {
     /// Only what `set` and the command line decided; the checks consider every configuration
     /// that agrees with it, so a default never hides a problem.
     pub explicit: Config,
+    /// The root module binds a role or external: it describes a site, whose flows need
+    /// addresses or selectors, rather than a vocabulary or a vendor table.
+    pub site: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +74,8 @@ pub struct Node {
     pub description: Option<String>,
     /// Declared on an `external` plus everything `bind` gave; sorted, no duplicates.
     pub addresses: Vec<ipnet::IpNet>,
+    /// Where the addresses come from: the `external` declaration and the `bind`s, in order.
+    pub address_sources: Vec<Span>,
     pub selector: Option<Selector>,
     pub module: ModuleId,
     /// The 1-based line of the declaration.
@@ -219,6 +224,18 @@ impl Program {
         let candidates = names.iter().map(String::as_str).chain(self.groups.iter().map(|g| g.name.as_str()));
         let hint = crate::diag::suggest(name, candidates).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
         Err(format!("no role, external or group named `{name}`{hint}"))
+    }
+
+    /// The roles and externals whose addresses contain `address` (a host or a whole prefix), in
+    /// declaration order.
+    pub fn nodes_at(&self, address: ipnet::IpNet) -> Vec<NodeId> {
+        let contains = |net: &ipnet::IpNet| match (net, address) {
+            (ipnet::IpNet::V4(n), ipnet::IpNet::V4(a)) => n.contains(&a),
+            (ipnet::IpNet::V6(n), ipnet::IpNet::V6(a)) => n.contains(&a),
+            _ => false,
+        };
+        let ids = self.nodes.iter().enumerate().filter(|(_, n)| n.addresses.iter().any(contains));
+        ids.map(|(i, _)| NodeId(next_id(i))).collect()
     }
 
     /// Unique names for the flags, as `node_names` does for nodes.

@@ -75,47 +75,7 @@ pub fn compile_keeping(
     }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
     if let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) {
-        let program = &checked.graph().program;
-        let mut roles = Vec::new();
-        for name in &options.roles {
-            for node in program.nodes_named(name).map_err(RootError)? {
-                // A host firewall is for hosts the policy controls, never for an external.
-                if program.nodes.get(node.index()).is_some_and(|n| n.kind != hir::NodeKind::Role) {
-                    return Err(RootError(format!("`{name}` is an external, not a role: it has no host firewall")));
-                }
-                roles.push(node);
-            }
-        }
-        let selects = |kind| {
-            program
-                .nodes
-                .iter()
-                .any(|n| n.kind == hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
-        };
-        match target {
-            Target::NetworkPolicy if !selects(ast::SelectorKind::Pods) => {
-                return Err(RootError(
-                    "no role is bound to pods, so there is no NetworkPolicy to build: bind a workload role, \
-                     `bind api = pods { app: api } in namespace \"shop\"`"
-                        .into(),
-                ));
-            }
-            Target::Calico if !selects(ast::SelectorKind::Nodes) => {
-                return Err(RootError(
-                    "no role is bound to nodes, so there is no Calico host policy to build: bind a node role, \
-                     `bind etcd = nodes { \"node-role.kubernetes.io/etcd\": \"true\" }`"
-                        .into(),
-                ));
-            }
-            _ => {}
-        }
-        let target_options = lower::TargetOptions {
-            roles,
-            egress: options.egress,
-            allow_lockout: options.allow_lockout,
-            allow_lossy: options.allow_lossy,
-        };
-        match lower::lowerer(target).lower(checked, &target_options) {
+        match lower_checked(checked, target, options)? {
             Ok((documents, mut found)) => {
                 outcome.output = Some(documents.iter().map(|d| d.text.as_str()).collect());
                 outcome.documents = documents;
@@ -126,6 +86,107 @@ pub fn compile_keeping(
         diag::sort(&mut outcome.diagnostics);
     }
     Ok((outcome, checked))
+}
+
+/// `check` for a target: the checks, then everything a build for the target would refuse or warn
+/// about, in one run and without output. A target that builds per host is built for the roles
+/// named, or else for every host role (`host_roles`), and each diagnostic is reported once.
+pub fn check_for_target(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
+    let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
+    let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) else {
+        return Ok(outcome);
+    };
+    let builds: Vec<Vec<String>> = match (target.per_host(), options.roles.is_empty()) {
+        (true, true) => host_roles(checked).into_iter().map(|r| vec![r]).collect(),
+        _ => vec![options.roles.clone()],
+    };
+    for roles in builds {
+        let options = Options { roles, ..options.clone() };
+        let mut found = match lower_checked(checked, target, &options)? {
+            Ok((_, warnings)) => warnings,
+            Err(errors) => errors,
+        };
+        found.retain(|d| !outcome.diagnostics.contains(d));
+        outcome.diagnostics.append(&mut found);
+    }
+    diag::sort(&mut outcome.diagnostics);
+    Ok(outcome)
+}
+
+/// Every role that gets a host firewall: a role (never an external) that takes part in a flow of
+/// the build and is not bound to pods, which makes it a workload. By name, sorted.
+pub fn host_roles(checked: &check::Checked) -> Vec<String> {
+    let graph = checked.graph();
+    let program = &graph.program;
+    let names = program.node_names();
+    let mut active = vec![false; program.nodes.len()];
+    for edge in graph.edges.iter().filter(|e| e.built()) {
+        for node in [edge.from, edge.to] {
+            if let Some(slot) = active.get_mut(node.index()) {
+                *slot = true;
+            }
+        }
+    }
+    let mut roles: Vec<String> = program
+        .nodes
+        .iter()
+        .zip(&names)
+        .zip(&active)
+        .filter(|((n, _), active)| {
+            **active
+                && n.kind == hir::NodeKind::Role
+                && n.selector.as_ref().is_none_or(|s| s.kind != ast::SelectorKind::Pods)
+        })
+        .map(|((_, name), _)| name.clone())
+        .collect();
+    roles.sort();
+    roles
+}
+
+/// Lowers a checked program for a target: `Err` when the request itself is wrong (an unknown
+/// role, nothing to build for the target), else the target's own result.
+fn lower_checked(checked: &check::Checked, target: Target, options: &Options) -> Result<lower::Lowered, RootError> {
+    let program = &checked.graph().program;
+    let mut roles = Vec::new();
+    for name in &options.roles {
+        for node in program.nodes_named(name).map_err(RootError)? {
+            // A host firewall is for hosts the policy controls, never for an external.
+            if program.nodes.get(node.index()).is_some_and(|n| n.kind != hir::NodeKind::Role) {
+                return Err(RootError(format!("`{name}` is an external, not a role: it has no host firewall")));
+            }
+            roles.push(node);
+        }
+    }
+    let selects = |kind| {
+        program
+            .nodes
+            .iter()
+            .any(|n| n.kind == hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
+    };
+    match target {
+        Target::NetworkPolicy if !selects(ast::SelectorKind::Pods) => {
+            return Err(RootError(
+                "no role is bound to pods, so there is no NetworkPolicy to build: bind a workload role, \
+                 `bind api = pods { app: api } in namespace \"shop\"`"
+                    .into(),
+            ));
+        }
+        Target::Calico if !selects(ast::SelectorKind::Nodes) => {
+            return Err(RootError(
+                "no role is bound to nodes, so there is no Calico host policy to build: bind a node role, \
+                 `bind etcd = nodes { \"node-role.kubernetes.io/etcd\": \"true\" }`"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    let target_options = lower::TargetOptions {
+        roles,
+        egress: options.egress,
+        allow_lockout: options.allow_lockout,
+        allow_lossy: options.allow_lossy,
+    };
+    Ok(lower::lowerer(target).lower(checked, &target_options))
 }
 
 /// Compiles and checks `root` and returns the checked program for queries such as `explain`;

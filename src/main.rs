@@ -25,12 +25,28 @@ struct Cli {
 enum Command {
     /// Check files and print their diagnostics (exit 1 on errors).
     Check {
-        /// The .ports files; each is checked as its own program.
+        /// The .ports files or stdlib module names; each is checked as its own program.
         #[arg(required = true)]
         files: Vec<String>,
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+        /// Also report everything a build for this target would refuse or warn about (for a
+        /// host firewall, of every host role unless --role names some), without building.
+        #[arg(long, short, value_enum)]
+        target: Option<TargetArg>,
+        /// With --target nftables: the role(s) of the host, comma-separated.
+        #[arg(long, value_delimiter = ',', requires = "target")]
+        role: Vec<String>,
+        /// With --target: as `build --egress`.
+        #[arg(long, requires = "target")]
+        egress: bool,
+        /// With --target: as `build --allow-lockout`.
+        #[arg(long, requires = "target")]
+        allow_lockout: bool,
+        /// With --target: as `build --allow-lossy`.
+        #[arg(long, requires = "target")]
+        allow_lossy: bool,
         #[command(flatten)]
         settings: Settings,
         #[command(flatten)]
@@ -72,13 +88,13 @@ enum Command {
         #[command(flatten)]
         report: Report,
     },
-    /// Explain why traffic from one role to another is or is not allowed.
+    /// Explain why traffic from one role to another is or is not allowed (exit 1 when it is not).
     Explain {
         /// A .ports file, or the dotted name of a stdlib module.
         input: String,
-        /// The sending role, external or group.
+        /// The sending role, external or group, or an address (the nodes bound to it).
         from: String,
-        /// The receiving role, external or group.
+        /// The receiving role, external or group, or an address (the nodes bound to it).
         to: String,
         /// A protocol and port, `tcp/443`, or a protocol alone, `ipip`.
         query: Option<String>,
@@ -182,17 +198,29 @@ fn main() -> ExitCode {
 /// Runs a command; `Err` is a usage or I/O error.
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
-        Command::Check { files, deny_warnings, settings, report } => {
-            let options = Options { target: None, settings: settings.collect()?, ..Options::default() };
+        Command::Check { files, deny_warnings, target, role, egress, allow_lockout, allow_lossy, settings, report } => {
+            let options = Options {
+                target: target.map(Target::from),
+                settings: settings.collect()?,
+                roles: role,
+                egress,
+                allow_lockout,
+                allow_lossy,
+            };
             let mut worst = 0;
             let last = files.len().saturating_sub(1);
             for (index, file) in files.into_iter().enumerate() {
-                let (outcome, checked) =
-                    portc::compile_keeping(&Root::File(file), &FsLoader, &options).map_err(|e| e.0)?;
-                // Each file's program is freed before the next is read, but the last one's.
-                if index == last {
-                    not_freed(checked);
-                }
+                let root = root_of(file);
+                let outcome = if options.target.is_some() {
+                    portc::check_for_target(&root, &FsLoader, &options).map_err(|e| e.0)?
+                } else {
+                    let (outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    // Each file's program is freed before the next is read, but the last one's.
+                    if index == last {
+                        not_freed(checked);
+                    }
+                    outcome
+                };
                 print_diagnostics(&outcome, &report, &mut std::io::stdout())?;
                 worst = worst.max(exit_code(&outcome, deny_warnings));
             }
@@ -264,21 +292,19 @@ fn run(cli: Cli) -> Result<u8, String> {
             };
             let program = &checked.graph().program;
             let (protocol, port) = parse_query(query.as_deref())?;
-            let request = portc::explain::Query {
-                from: program.nodes_named(&from)?,
-                to: program.nodes_named(&to)?,
-                protocol,
-                port,
-            };
+            let (from_nodes, from_text) = endpoint(program, &from)?;
+            let (to_nodes, to_text) = endpoint(program, &to)?;
+            let request = portc::explain::Query { from: from_nodes, to: to_nodes, protocol, port };
             let explanation = portc::explain::explain(&checked, &request);
-            let asked = format!("{} from {from} to {to}", query.as_deref().unwrap_or("traffic"));
+            let asked = format!("{} from {from_text} to {to_text}", query.as_deref().unwrap_or("traffic"));
             match report.format {
                 Format::Human => print!("{}", explanation.human(&asked)),
                 Format::Json => {
                     println!("{}", serde_json::to_string_pretty(&explanation).map_err(|e| e.to_string())?)
                 }
             }
-            Ok(0)
+            // Like grep: 0 when the traffic is allowed, 1 when it is not.
+            Ok(if explanation.verdict == portc::explain::Verdict::Denied { EXIT_ERRORS } else { 0 })
         }
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();
@@ -323,24 +349,9 @@ fn build_every_role(
         print_diagnostics(&outcome, report, &mut std::io::stderr())?;
         return Ok(EXIT_ERRORS);
     };
-    let program = &checked.graph().program;
-    let names = program.node_names();
     // Every host role that takes part in a flow of this build; a vocabulary role that no flow
     // mentions would get a firewall that drops everything, and a role bound to pods is a workload.
-    let edges = &checked.graph().edges;
-    let active = |index: usize| edges.iter().any(|e| e.built() && (e.from.index() == index || e.to.index() == index));
-    let roles: Vec<String> = program
-        .nodes
-        .iter()
-        .zip(&names)
-        .enumerate()
-        .filter(|(index, (n, _))| {
-            n.kind == portc::hir::NodeKind::Role
-                && active(*index)
-                && n.selector.as_ref().is_none_or(|s| s.kind != portc::ast::SelectorKind::Pods)
-        })
-        .map(|(_, (_, name))| name.clone())
-        .collect();
+    let roles = portc::host_roles(&checked);
     let mut files = Vec::new();
     let mut worst = 0;
     for role in roles {
@@ -369,6 +380,21 @@ fn write_documents(documents: &[portc::lower::Document], dir: &str) -> Result<()
         write_output(&document.text, Some(&format!("{dir}/{}", document.name)))?;
     }
     Ok(())
+}
+
+/// The nodes an endpoint of `explain` stands for, and how to show it: a name (role, external or
+/// group), or an address or prefix, which stands for the nodes bound to addresses that contain it.
+fn endpoint(program: &portc::hir::Program, text: &str) -> Result<(Vec<portc::hir::NodeId>, String), String> {
+    let address =
+        text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
+    let Some(address) = address else { return Ok((program.nodes_named(text)?, text.to_string())) };
+    let nodes = program.nodes_at(address);
+    if nodes.is_empty() {
+        return Err(format!("no role or external is bound to an address that contains {text}"));
+    }
+    let names = program.node_names();
+    let list: Vec<&str> = nodes.iter().filter_map(|n| names.get(n.index())).map(String::as_str).collect();
+    Ok((nodes, format!("{text} ({})", list.join(", "))))
 }
 
 /// A file path, or else the name of a stdlib module.
@@ -484,7 +510,13 @@ fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write `{path}`: {e}"))?;
+    // Created as any file is (0666 less the umask), not with a temporary file's 0600: rulesets
+    // and manifests are read by other users and tools.
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
+    let mut file = tempfile::Builder::new()
+        .permissions(mode)
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot write `{path}`: {e}"))?;
     file.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{path}`: {e}"))?;
     file.persist(target).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
     Ok(())

@@ -5,7 +5,7 @@
 //! end on them: every role is bound to addresses of its own, every flag and option has a default,
 //! and ports are handed out per destination so that no two flows to one node overlap (no duplicate,
 //! shadowed or doubly claimed ports), while `never` invariants guard a band of ports no flow uses.
-//! `portc-synth` (src/bin/portc-synth.rs) prints them; the benches and tests call `generate`.
+//! `portc-synth` (tools/portc-synth.rs, an example) prints them; the benches and tests call `generate`.
 
 use std::fmt::Write as _;
 

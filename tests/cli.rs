@@ -323,3 +323,101 @@ fn every_stdlib_source_names_a_public_document() {
         assert!(!source.contains("seeds/") && !source.contains(".txt"), "{}: a local file: {source}", module.name);
     }
 }
+
+/// `check` warns about what a build needs and the site never binds, and `check --target` reports
+/// in one run everything a build would refuse, for every host role.
+#[test]
+fn check_reports_what_a_build_would_refuse() {
+    let dir = scratch("check-target");
+    let site = dir.join("site.ports");
+    std::fs::write(
+        &site,
+        "use rancher.downstream.custom\nbind etcd = 10.0.1.0/24\nbind controlplane = 10.0.2.0/24\n\
+         bind worker = 10.0.3.0/24\nbind rancher = 10.0.0.11\nbind pod_cidr = 10.42.0.0/16\nbind service_cidr = 10.43.0.0/16\n\
+         external admins = 10.9.0.0/24\nadmins -> nodes | rancher : tcp 22 \"SSH\" management\n",
+    )
+    .expect("write");
+    let site = site.to_str().expect("utf-8 path");
+    let plain = portc(&["check", site]);
+    assert_eq!(code(&plain), 0);
+    let out = text(&plain.stdout);
+    assert!(out.contains("warning[W0209]: `workload_clients` has neither addresses nor a selector"), "{out}");
+    assert_eq!(code(&portc(&["check", "--deny-warnings", site])), 1);
+    let targeted = portc(&["check", site, "--target", "nftables"]);
+    assert_eq!(code(&targeted), 1, "{}", text(&targeted.stdout));
+    let out = text(&targeted.stdout);
+    // Each flow from the unbound clients, to the worker role's firewall, once.
+    assert_eq!(out.matches("error[E0301]: `workload_clients` has no addresses").count(), 3, "{out}");
+    assert_eq!(out.matches("error[").count(), 3, "nothing else is refused:\n{out}");
+    let build = portc(&["build", site, "--target", "nftables", "--role", "worker"]);
+    assert_eq!(code(&build), 1);
+}
+
+/// `explain` exits like grep, takes addresses for endpoints, and says when only node-local flows allow it.
+#[test]
+fn explain_answers_like_grep_and_takes_addresses() {
+    let site = "examples/rancher-custom-site.ports";
+    let denied = portc(&["explain", site, "etcd", "rancher", "tcp/443"]);
+    assert_eq!(code(&denied), 1, "{}", text(&denied.stdout));
+    assert!(text(&denied.stdout).contains("tcp/443 from etcd to rancher: denied"));
+    let allowed = portc(&["explain", site, "10.9.0.5", "etcd", "tcp/22"]);
+    assert_eq!(code(&allowed), 0);
+    assert!(
+        text(&allowed.stdout).contains("tcp/22 from 10.9.0.5 (admins, internet) to etcd: allowed"),
+        "{}",
+        text(&allowed.stdout)
+    );
+    let local = portc(&["explain", site, "controlplane", "controlplane", "tcp/9099"]);
+    assert_eq!(code(&local), 0);
+    assert!(text(&local.stdout).contains("allowed only as node-local traffic"), "{}", text(&local.stdout));
+    let nowhere = portc(&["explain", "examples/three-tier-site.ports", "192.168.77.1", "backend", "tcp/8443"]);
+    assert_eq!(code(&nowhere), 2);
+    assert!(text(&nowhere.stderr).contains("no role or external is bound to an address that contains 192.168.77.1"));
+}
+
+/// Every command that takes a policy takes a file or a stdlib module alike.
+#[test]
+fn every_command_takes_a_stdlib_module() {
+    assert_eq!(code(&portc(&["check", "rancher.downstream.custom"])), 0);
+    assert_eq!(code(&portc(&["build", "rancher.downstream.custom", "--target", "json"])), 0);
+    assert_eq!(code(&portc(&["explain", "rancher.downstream.custom", "etcd", "etcd", "tcp/2379"])), 0);
+    let missing = portc(&["check", "rancher.downstream.cstom"]);
+    assert_eq!(code(&missing), 2);
+    assert!(text(&missing.stderr).contains("rancher.downstream.custom"), "{}", text(&missing.stderr));
+}
+
+/// Output files are made as any file is (0666 less the umask), not with a temporary file's 0600.
+#[test]
+fn output_files_are_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = scratch("modes");
+    let out = dir.join("flows.json");
+    let bin = env!("CARGO_BIN_EXE_portc");
+    let command =
+        format!("umask 022 && exec '{bin}' build examples/three-tier-site.ports --target json -o '{}'", out.display());
+    let run = Command::new("sh").arg("-c").arg(command).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("sh");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let mode = std::fs::metadata(&out).expect("written").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+}
+
+/// `cargo install --path .` installs `portc` alone: the benches' generator is an example.
+#[test]
+fn the_package_has_one_binary() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let metadata = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata");
+    let document: serde_json::Value = serde_json::from_slice(&metadata.stdout).expect("json");
+    let package = document["packages"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "portc")).expect("portc");
+    let binaries: Vec<&str> = package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(binaries, ["portc"]);
+}

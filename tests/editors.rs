@@ -6,11 +6,64 @@
 
 mod support;
 
+use support::{Need, Test};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
 use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator};
+
+fn main() -> std::process::ExitCode {
+    let node = [
+        Need::Tool("node"),
+        Need::Installed(node_modules().join("vscode-tmgrammar-test"), "run `npm ci` in editors/test (.ci/run does)"),
+    ];
+    support::run(vec![
+        Test::new(
+            "tree_sitter_parses_every_example_and_stdlib_file",
+            &[],
+            tree_sitter_parses_every_example_and_stdlib_file,
+        ),
+        Test::new("tree_sitter_corpus", &[], tree_sitter_corpus),
+        Test::new(
+            "tree_sitter_queries_compile_and_highlight_every_token",
+            &[],
+            tree_sitter_queries_compile_and_highlight_every_token,
+        ),
+        Test::new("ports_pest_vocabulary_is_read_whole", &[], ports_pest_vocabulary_is_read_whole),
+        Test::new(
+            "every_editor_grammar_knows_every_keyword_and_operator_of_ports_pest",
+            &[],
+            every_editor_grammar_knows_every_keyword_and_operator_of_ports_pest,
+        ),
+        Test::new(
+            "the_drift_check_sees_a_missing_keyword_or_operator",
+            &[],
+            the_drift_check_sees_a_missing_keyword_or_operator,
+        ),
+        Test::new(
+            "textmate_grammar_passes_vscode_tmgrammar_test",
+            &node,
+            textmate_grammar_passes_vscode_tmgrammar_test,
+        ),
+        Test::new(
+            "textmate_grammar_highlights_every_shipped_file_without_invalid_scopes",
+            &node,
+            textmate_grammar_highlights_every_shipped_file_without_invalid_scopes,
+        ),
+        Test::new(
+            "textmate_stdlib_test_is_the_stdlib_module_with_assertions",
+            &[],
+            textmate_stdlib_test_is_the_stdlib_module_with_assertions,
+        ),
+        Test::new(
+            "vim_syntax_passes_its_headless_neovim_tests",
+            &[Need::Tool("nvim")],
+            vim_syntax_passes_its_headless_neovim_tests,
+        ),
+    ])
+}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +123,6 @@ fn first_error(node: Node<'_>) -> Option<String> {
     node.children(&mut cursor).find_map(first_error)
 }
 
-#[test]
 fn tree_sitter_parses_every_example_and_stdlib_file() {
     let mut parser = ts_parser();
     let mut failures = Vec::new();
@@ -128,7 +180,6 @@ fn normalize_sexp(sexp: &str, strip_fields: bool) -> String {
     tokens.collect::<Vec<_>>().join(" ").replace(" )", ")")
 }
 
-#[test]
 fn tree_sitter_corpus() {
     let mut parser = ts_parser();
     let (mut passed, mut failures) = (0, Vec::new());
@@ -161,7 +212,6 @@ fn tree_sitter_corpus() {
     assert!(failures.is_empty(), "corpus cases fail:\n{}", failures.join("\n"));
 }
 
-#[test]
 fn tree_sitter_queries_compile_and_highlight_every_token() {
     let language = tree_sitter_ports::LANGUAGE.into();
     for (name, source) in [
@@ -444,7 +494,6 @@ fn sources() -> Sources {
     }
 }
 
-#[test]
 fn ports_pest_vocabulary_is_read_whole() {
     let (keywords, operators) = pest_vocabulary(&read("grammar/ports.pest"));
     println!("keywords: {keywords:?}\noperators: {operators:?}");
@@ -458,14 +507,12 @@ fn ports_pest_vocabulary_is_read_whole() {
     assert!(unexpected.is_empty(), "not operators: {unexpected:?}");
 }
 
-#[test]
 fn every_editor_grammar_knows_every_keyword_and_operator_of_ports_pest() {
     let s = sources();
     let problems = drift(&s.pest, &s.textmate, &s.vim, &s.grammar_js);
     assert!(problems.is_empty(), "editor grammars drifted from grammar/ports.pest:\n{}", problems.join("\n"));
 }
 
-#[test]
 fn the_drift_check_sees_a_missing_keyword_or_operator() {
     // Each grammar with one keyword (`namespace`) or one operator (`->` or `&&`) taken out.
     let s = sources();
@@ -481,12 +528,9 @@ fn the_drift_check_sees_a_missing_keyword_or_operator() {
 
 // ---------------------------------------------------------------- TextMate, with its own tools
 
-/// The test tools of editors/test (`npm ci` there), or a loud skip.
-fn node_tools() -> Option<std::path::PathBuf> {
-    let modules = root().join("editors/test/node_modules");
-    let how = "run `npm ci` in editors/test (.ci/run does)";
-    (support::tool_available("node") && support::installed(&modules.join("vscode-tmgrammar-test"), how))
-        .then_some(modules)
+/// The test tools of editors/test (`npm ci` there).
+fn node_modules() -> std::path::PathBuf {
+    root().join("editors/test/node_modules")
 }
 
 fn run(command: &mut Command) -> String {
@@ -496,9 +540,8 @@ fn run(command: &mut Command) -> String {
     text
 }
 
-#[test]
 fn textmate_grammar_passes_vscode_tmgrammar_test() {
-    let Some(modules) = node_tools() else { return };
+    let modules = node_modules();
     let cases = ports_files("editors/vscode/test");
     assert!(cases.len() >= 6, "{cases:?}");
     let out = run(Command::new("node")
@@ -508,16 +551,11 @@ fn textmate_grammar_passes_vscode_tmgrammar_test() {
     println!("{out}");
 }
 
-#[test]
 fn textmate_grammar_highlights_every_shipped_file_without_invalid_scopes() {
-    if node_tools().is_none() {
-        return;
-    }
     let out = run(Command::new("node").arg("editors/test/no-invalid-scopes.js").args(shipped_files()));
     println!("{out}");
 }
 
-#[test]
 fn textmate_stdlib_test_is_the_stdlib_module_with_assertions() {
     // The annotated copy must not drift from the module it tests.
     let annotated = read("editors/vscode/test/stdlib-rancher-downstream-custom.ports");
@@ -533,11 +571,7 @@ fn is_assertion(line: &str) -> bool {
 
 // ---------------------------------------------------------------- Vim and Neovim
 
-#[test]
 fn vim_syntax_passes_its_headless_neovim_tests() {
-    if !support::tool_available("nvim") {
-        return;
-    }
     let out = run(Command::new("nvim").args(["--headless", "-u", "NONE", "-i", "NONE", "-n"]).args([
         "--cmd",
         "set rtp^=editors/vim",

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::{Need, Test};
+
 #[path = "kubernetes/calico_validator.rs"]
 mod calico_validator;
 
@@ -48,6 +50,41 @@ impl Case {
         assert!(outcome.output.is_some(), "{}: no {} output:\n{rendered}", self.name, target.name());
         outcome
     }
+}
+
+fn main() -> std::process::ExitCode {
+    support::run(vec![
+        Test::new("manifests_read_back_into_their_types", &[], manifests_read_back_into_their_types),
+        Test::new("unknown_fields_are_refused", &[], unknown_fields_are_refused),
+        Test::new("output_is_byte_identical_across_builds", &[], output_is_byte_identical_across_builds),
+        Test::new(
+            "kubernetes_validate_accepts_every_networkpolicy",
+            &[Need::Tool("kubernetes-validate")],
+            kubernetes_validate_accepts_every_networkpolicy,
+        ),
+        Test::new(
+            "networkpolicies_allow_exactly_the_declared_flows",
+            &[Need::Tool("nca")],
+            networkpolicies_allow_exactly_the_declared_flows,
+        ),
+        Test::new(
+            "calico_policies_allow_exactly_the_declared_flows",
+            &[Need::Tool("nca")],
+            calico_policies_allow_exactly_the_declared_flows,
+        ),
+        Test::new(
+            "the_analysis_fails_on_a_policy_that_allows_too_much",
+            &[Need::Tool("nca")],
+            the_analysis_fails_on_a_policy_that_allows_too_much,
+        ),
+        Test::new("lossy_flows_become_comments_with_allow_lossy", &[], lossy_flows_become_comments_with_allow_lossy),
+        Test::new("calico_accepts_every_policy_we_build", &[], calico_accepts_every_policy_we_build),
+        Test::new(
+            "the_calico_validator_refuses_what_calico_refuses",
+            &[],
+            the_calico_validator_refuses_what_calico_refuses,
+        ),
+    ])
 }
 
 fn networkpolicy_cases() -> Vec<Case> {
@@ -113,7 +150,6 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(case: &str, yam
     assert_eq!(again, original, "{case}: changes when read back into its type:\n{yaml}");
 }
 
-#[test]
 fn manifests_read_back_into_their_types() {
     let mut checked = 0;
     for case in networkpolicy_cases() {
@@ -134,7 +170,6 @@ fn manifests_read_back_into_their_types() {
     assert!(checked > 100, "only {checked} manifests checked");
 }
 
-#[test]
 fn unknown_fields_are_refused() {
     let case = &calico_cases()[0];
     let text = case.build(Target::Calico).output.expect("built");
@@ -144,7 +179,6 @@ fn unknown_fields_are_refused() {
     assert!(parsed.is_err(), "a misspelt field was accepted");
 }
 
-#[test]
 fn output_is_byte_identical_across_builds() {
     for case in networkpolicy_cases().into_iter().chain(calico_cases()) {
         let first = case.build(case.target).output;
@@ -167,11 +201,7 @@ fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file())
 }
 
-#[test]
 fn kubernetes_validate_accepts_every_networkpolicy() {
-    if !support::tool_available("kubernetes-validate") {
-        return;
-    }
     for case in networkpolicy_cases() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (policies, _) = write_case(&case, dir.path());
@@ -207,9 +237,6 @@ fn analyse(case: &Case) -> Result<String, String> {
 
 /// Every case's policies allow exactly its declared flows, as nca computes them.
 fn prove(cases: Vec<Case>) {
-    if !support::tool_available("nca") {
-        return;
-    }
     for case in cases {
         match analyse(&case) {
             Ok(report) => eprint!("{}: {report}", case.name),
@@ -218,21 +245,15 @@ fn prove(cases: Vec<Case>) {
     }
 }
 
-#[test]
 fn networkpolicies_allow_exactly_the_declared_flows() {
     prove(networkpolicy_cases());
 }
 
-#[test]
 fn calico_policies_allow_exactly_the_declared_flows() {
     prove(calico_cases());
 }
 
-#[test]
 fn the_analysis_fails_on_a_policy_that_allows_too_much() {
-    if !support::tool_available("nca") {
-        return;
-    }
     // A site whose policy is built from a file with one flow more than the json it is judged by.
     let declared = "role web\nrole db\nbind web = pods { app: web } in namespace shop\n\
                     bind db = pods { app: db } in namespace shop\nweb -> db : tcp 5432\n";
@@ -272,7 +293,6 @@ fn the_analysis_fails_on_a_policy_that_allows_too_much() {
     assert!(report.contains("allowed but not declared: tcp 6432"), "{report}");
 }
 
-#[test]
 fn lossy_flows_become_comments_with_allow_lossy() {
     let text = "role api\nrole probe\nbind api = pods { app: api } in namespace shop\n\
                 bind probe = pods { app: probe } in namespace shop\n\
@@ -305,7 +325,6 @@ fn calico_documents() -> Vec<(String, serde_json::Value)> {
 /// Calico's own acceptance rules (tests/kubernetes/calico_validator.rs) accept every document
 /// built for the examples and the stdlib sites; no policy selects `all()`, which would put every
 /// pod under a host policy.
-#[test]
 fn calico_accepts_every_policy_we_build() {
     let documents = calico_documents();
     assert!(documents.len() > 100, "only {} documents", documents.len());
@@ -323,7 +342,6 @@ fn calico_accepts_every_policy_we_build() {
 }
 
 /// The validator is not a test that cannot fail: it refuses what Calico refuses.
-#[test]
 fn the_calico_validator_refuses_what_calico_refuses() {
     let policy = |spec: serde_json::Value| {
         serde_json::json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",

@@ -196,3 +196,45 @@ fn markdown_of_every_stdlib_module_is_snapshotted() {
         insta::assert_snapshot!(format!("markdown.{}", module.name), build(&root, Target::Markdown, &settings));
     }
 }
+
+/// The `never` invariants have a table of their own, and it lists what the json's `never` lists.
+#[test]
+fn markdown_lists_the_never_invariants() {
+    let root = Root::File("examples/rancher-custom-site.ports".into());
+    let markdown = build(&root, Target::Markdown, &[]);
+    let json: serde_json::Value = serde_json::from_str(&build(&root, Target::Json, &[])).expect("json");
+    let never = tables(&markdown)
+        .into_iter()
+        .find(|t| t.rows.first().is_some_and(|h| h.first().map(String::as_str) == Some("From")))
+        .expect("a never table");
+    let mut listed = BTreeSet::new();
+    for row in never.rows.iter().skip(1) {
+        let [from, to, forbidden, ..] = row.as_slice() else { panic!("a short row: {row:?}") };
+        for to in to.split(", ") {
+            for item in forbidden.split(", ") {
+                let (protocol, ports) = matrix_item(item);
+                listed.insert((from.clone(), to.to_string(), protocol, ports));
+            }
+        }
+    }
+    let expected: BTreeSet<Flow> = json["never"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let ports = match (n["ports"]["start"].as_u64(), n["ports"]["end"].as_u64()) {
+                (Some(s), Some(e)) if s == e => s.to_string(),
+                (Some(s), Some(e)) => format!("{s}-{e}"),
+                _ => String::new(),
+            };
+            (
+                n["from"].as_str().unwrap_or("").to_string(),
+                n["to"].as_str().unwrap_or("").to_string(),
+                n["protocol"].as_str().unwrap_or("").to_string(),
+                ports,
+            )
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(listed, expected);
+}

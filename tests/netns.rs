@@ -23,6 +23,8 @@
 
 mod support;
 
+use support::{Need, Test};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -824,30 +826,35 @@ fn prove(example: &str, tag: &str) {
     assert!(failures.is_empty(), "{example}:\n{}", failures.join("\n"));
 }
 
-fn tools() -> bool {
-    ["nft", "ip", "python3", "ping", "bridge"].iter().all(|t| support::tool_available(t))
-        && support::net_admin_available()
+/// What every test here needs: nft, the network tools and root.
+const NEEDS: &[Need] = &[
+    Need::Tool("nft"),
+    Need::Tool("ip"),
+    Need::Tool("bridge"),
+    Need::Tool("python3"),
+    Need::Tool("ping"),
+    Need::NetAdmin,
+];
+
+fn main() -> std::process::ExitCode {
+    support::run(vec![
+        Test::new("rke_custom_nodes_cluster", NEEDS, rke_custom_nodes_cluster),
+        Test::new("kubeadm_cluster", NEEDS, kubeadm_cluster),
+        Test::new("dce5_cluster", NEEDS, dce5_cluster),
+        Test::new("safe_apply_rolls_back_unless_confirmed", NEEDS, safe_apply_rolls_back_unless_confirmed),
+    ])
 }
 
-#[test]
 fn rke_custom_nodes_cluster() {
-    if tools() {
-        prove("examples/rancher-custom-site.ports", "r");
-    }
+    prove("examples/rancher-custom-site.ports", "r");
 }
 
-#[test]
 fn kubeadm_cluster() {
-    if tools() {
-        prove("examples/kubeadm-site.ports", "k");
-    }
+    prove("examples/kubeadm-site.ports", "k");
 }
 
-#[test]
 fn dce5_cluster() {
-    if tools() {
-        prove("examples/dce5-cilium-site.ports", "d");
-    }
+    prove("examples/dce5-cilium-site.ports", "d");
 }
 
 /// A host's ruleset for `role` of `example`.
@@ -883,11 +890,7 @@ fn safe_apply(ns: &str, state: &std::path::Path, args: &[&str]) -> bool {
 
 /// The documented safe-apply recipe: a new ruleset is rolled back after its time unless confirmed
 /// from a new login, a file `nft -c` refuses changes nothing, and kube-proxy's table survives all of it.
-#[test]
 fn safe_apply_rolls_back_unless_confirmed() {
-    if !tools() {
-        return;
-    }
     let example = "examples/rancher-custom-site.ports";
     let mut bed = Bed::new("s");
     let hub = bed.namespace("hub");

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::{Need, Test};
+
 use portc::{FsLoader, MemoryLoader, Options, Root, SourceLoader, Target};
 
 fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &str, egress: bool) -> String {
@@ -21,11 +23,16 @@ fn ruleset(root: &Root, loader: &dyn SourceLoader, settings: &[String], role: &s
     outcome.output.unwrap_or_else(|| panic!("{root:?} as {role}:\n{rendered}"))
 }
 
-#[test]
+fn main() -> std::process::ExitCode {
+    support::run(vec![
+        Test::new("nft_accepts_every_ruleset", &[Need::Tool("nft"), Need::NetAdmin], nft_accepts_every_ruleset),
+        Test::new("rule_count_stays_flat_as_flows_are_added", &[], rule_count_stays_flat_as_flows_are_added),
+        Test::new("every_ruleset_owns_the_one_portc_table", &[], every_ruleset_owns_the_one_portc_table),
+        Test::new("rule_comments_count_their_set", &[], rule_comments_count_their_set),
+    ])
+}
+
 fn nft_accepts_every_ruleset() {
-    if !support::tool_available("nft") || !support::net_admin_available() {
-        return;
-    }
     let mut checked = 0;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut examples: Vec<String> = std::fs::read_dir(dir)
@@ -76,7 +83,6 @@ fn rules(n: u16) -> usize {
     text.lines().filter(|l| l.contains(" saddr @peer_")).count()
 }
 
-#[test]
 fn rule_count_stays_flat_as_flows_are_added() {
     assert_eq!(rules(10), rules(1000));
     assert_eq!(rules(10), 3, "one rule per peer: a, b and the admins");
@@ -85,7 +91,6 @@ fn rule_count_stays_flat_as_flows_are_added() {
 /// One table per host, named for neither the host nor its roles: a host given `worker.nft` and
 /// later the file of all its roles replaces the first, instead of keeping two tables that a
 /// packet must both pass.
-#[test]
 fn every_ruleset_owns_the_one_portc_table() {
     let root = Root::File("examples/rancher-custom-site.ports".into());
     for roles in [vec!["worker"], vec!["etcd", "controlplane", "worker"]] {
@@ -100,4 +105,21 @@ fn every_ruleset_owns_the_one_portc_table() {
         assert_eq!(tables, ["table inet portc", "delete table inet portc", "table inet portc {"], "{roles:?}");
         assert!(!text.contains("flush ruleset"), "a portc file never flushes the other tables");
     }
+}
+
+/// A rule's comment counts the entries of the set it uses.
+fn rule_comments_count_their_set() {
+    let root = Root::File("examples/rancher-custom-site.ports".into());
+    let text = ruleset(&root, &FsLoader, &[], "worker", true);
+    let mut checked = 0;
+    for line in text.lines().filter(|l| l.contains("th dport @")) {
+        let set = line.split("th dport @").nth(1).and_then(|r| r.split_whitespace().next()).expect("a set name");
+        let body =
+            text.split(&format!("    set {set} {{")).nth(1).and_then(|r| r.split("\n    }").next()).expect("the set");
+        let entries = body.lines().filter(|l| l.contains(" comment \"")).count();
+        let said = if entries == 1 { "the entry of".to_string() } else { format!("the {entries} entries of") };
+        assert!(line.contains(&said), "{line}: the set has {entries} entries");
+        checked += 1;
+    }
+    assert!(checked > 5, "only {checked} rules");
 }

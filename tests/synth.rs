@@ -48,7 +48,7 @@ fn a_generated_program_checks_clean_and_builds_every_target() {
         let outcome = compile(&loader, Some(Target::Nftables), std::slice::from_ref(role));
         assert!(outcome.diagnostics.is_empty(), "{role}:\n{}", rendered(&outcome));
         let ruleset = outcome.output.expect("a ruleset");
-        if support::tool_available("nft") {
+        if support::unmet(&[support::Need::Tool("nft"), support::Need::NetAdmin]).is_none() {
             support::nft_check(&ruleset).unwrap_or_else(|e| panic!("nft refuses the ruleset of {role}:\n{e}"));
         }
     }
@@ -65,10 +65,28 @@ fn every_flow_counts() {
     assert_eq!(program.flows.len(), 500);
 }
 
+/// `portc-synth`, the example `cargo test` builds beside the tests (target/PROFILE/examples/);
+/// built here when only this test file was asked for.
+fn synth_binary() -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("this test binary");
+    let profile = me.parent().and_then(std::path::Path::parent).expect("target/PROFILE/deps/");
+    let binary = profile.join("examples").join("portc-synth");
+    if !binary.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "--example", "portc-synth"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        assert!(build.status().is_ok_and(|s| s.success()), "cargo build --example portc-synth");
+    }
+    binary
+}
+
 #[test]
 fn the_binary_prints_the_library_program() {
     let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_portc-synth"))
+        std::process::Command::new(synth_binary())
             .args(["--flows", "250", "--roles", "30", "--seed", "5"])
             .output()
             .expect("portc-synth runs")

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::{Need, Test};
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -16,11 +18,14 @@ fn dot_of(root: Root) -> String {
     outcome.output.expect("output")
 }
 
-#[test]
+fn main() -> std::process::ExitCode {
+    support::run(vec![
+        Test::new("graphviz_accepts_the_dot_target", &[Need::Tool("dot")], graphviz_accepts_the_dot_target),
+        Test::new("dot_sorts_ports_as_numbers_and_draws_never", &[], dot_sorts_ports_as_numbers_and_draws_never),
+    ])
+}
+
 fn graphviz_accepts_the_dot_target() {
-    if !support::tool_available("dot") {
-        return;
-    }
     let mut inputs = vec![
         Root::File("examples/rancher-custom-site.ports".into()),
         Root::File("examples/kubernetes-site.ports".into()),
@@ -42,4 +47,22 @@ fn graphviz_accepts_the_dot_target() {
         let svg = String::from_utf8_lossy(&output.stdout);
         assert!(svg.contains("<svg") && svg.contains("controlplane"), "{root:?}: the picture shows the roles");
     }
+}
+
+/// Ports sort as numbers (`tcp 179` before `tcp 10250`), a role's two kinds of self-loop sit on
+/// opposite sides of its node, and the `never` invariants are drawn.
+fn dot_sorts_ports_as_numbers_and_draws_never() {
+    let text = dot_of(Root::File("examples/rancher-custom-site.ports".into()));
+    let line = |from: &str, to: &str, local: bool| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("  \"{from}\" -> \"{to}\" [")) && l.contains("style=dashed") == local)
+            .unwrap_or_else(|| panic!("no edge {from} -> {to}:\n{text}"))
+            .to_string()
+    };
+    let between = line("controlplane", "controlplane", false);
+    assert!(between.contains("label=\"tcp 6443\\ntcp 10250\\nudp 8472\""), "{between}");
+    assert!(between.contains("tailport=n, headport=n"), "{between}");
+    assert!(line("controlplane", "controlplane", true).contains("tailport=s, headport=s"));
+    let never = line("internet", "worker", false);
+    assert!(never.contains("never udp 4789\\nnever udp 8472") && never.contains("color=red"), "{never}");
 }

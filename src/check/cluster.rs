@@ -92,3 +92,113 @@ fn several_hosts(program: &Program, nodes: &BTreeSet<NodeId>) -> bool {
     }
     hosts.len() > 1
 }
+
+/// W0209 for each role or external that a flow of a site comes from and that has neither
+/// addresses nor a selector: `check` says what a build for any target will refuse, before the
+/// build does.
+pub fn unbound_endpoints(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
+    let program = &graph.program;
+    if !program.site {
+        return;
+    }
+    let unbound =
+        |id: NodeId| program.nodes.get(id.index()).is_some_and(|n| n.addresses.is_empty() && n.selector.is_none());
+    let mut first_use: std::collections::BTreeMap<NodeId, crate::hir::FlowId> = std::collections::BTreeMap::new();
+    // A flow's source is what every target must name (a host firewall the peer's addresses, a
+    // policy its selector or addresses); its destination is the host or pod the rule is for.
+    let role = |id: NodeId| program.nodes.get(id.index()).is_some_and(|n| n.kind == NodeKind::Role);
+    for edge in graph.edges.iter().filter(|e| e.open != Cond::Const(false) && !e.local && role(e.to)) {
+        if unbound(edge.from) {
+            first_use.entry(edge.from).or_insert(edge.flow);
+        }
+    }
+    let names = program.node_names();
+    for (node, flow) in first_use {
+        let (Some(decl), Some(flow)) = (program.nodes.get(node.index()), program.flows.get(flow.index())) else {
+            continue;
+        };
+        let name = names.get(node.index()).map_or(decl.name.as_str(), String::as_str);
+        // The declared name: how the site file usually refers to it (qualify it where it must).
+        let plain = decl.name.as_str();
+        let example = match decl.kind {
+            NodeKind::Role => format!(
+                "`bind {plain} = 10.0.0.0/24`, or `bind {plain} = nodes {{ ... }}` / `pods {{ ... }}` for the Kubernetes targets"
+            ),
+            NodeKind::External => format!("`bind {plain} = 10.0.0.0/24`"),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::UnboundEndpoint,
+                format!("`{name}` has neither addresses nor a selector, and flows from it need one"),
+                decl.span,
+                "declared here, never bound",
+            )
+            .with_secondary(flow.span, "this flow uses it")
+            .with_note("a host firewall or a policy cannot tell its traffic apart, so a build refuses the flows from it (E0301, E0303) or leaves them out")
+            .with_help(format!("bind it in the site file: {example}")),
+        );
+    }
+}
+
+/// The address families of a node's addresses: (IPv4, IPv6).
+fn families(node: &crate::hir::Node) -> (bool, bool) {
+    let v4 = node.addresses.iter().any(|a| matches!(a, ipnet::IpNet::V4(_)));
+    let v6 = node.addresses.iter().any(|a| matches!(a, ipnet::IpNet::V6(_)));
+    (v4, v6)
+}
+
+/// W0210 for each flow of a site whose two ends, both bound to addresses, can never meet: no
+/// address family in common, or ICMP (ICMPv6) where an end has no IPv4 (IPv6) address. Rules for
+/// such a flow never match, or are dropped by the targets without a word.
+pub fn family_mismatches(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
+    let program = &graph.program;
+    if !program.site {
+        return;
+    }
+    let names = program.node_names();
+    let mut reported = BTreeSet::new();
+    for edge in graph.edges.iter().filter(|e| e.open != Cond::Const(false) && !e.local) {
+        let (Some(from), Some(to)) = (program.nodes.get(edge.from.index()), program.nodes.get(edge.to.index())) else {
+            continue;
+        };
+        if from.addresses.is_empty() || to.addresses.is_empty() {
+            continue;
+        }
+        let ((f4, f6), (t4, t6)) = (families(from), families(to));
+        let problem = match edge.protocol {
+            Protocol::Icmp if !(f4 && t4) => "ICMP is IPv4, and not both ends have an IPv4 address",
+            Protocol::Icmpv6 if !(f6 && t6) => "ICMPv6 is IPv6, and not both ends have an IPv6 address",
+            _ if !((f4 && t4) || (f6 && t6)) => "the two ends have no address family in common",
+            _ => continue,
+        };
+        if !reported.insert((edge.flow, edge.from, edge.to)) {
+            continue;
+        }
+        let Some(flow) = program.flows.get(edge.flow.index()) else { continue };
+        let family = |(v4, v6): (bool, bool)| match (v4, v6) {
+            (true, true) => "IPv4 and IPv6",
+            (true, false) => "IPv4 only",
+            _ => "IPv6 only",
+        };
+        let name = |id: NodeId| names.get(id.index()).map_or("?", String::as_str);
+        let mut d = Diagnostic::new(
+            Code::FamilyMismatch,
+            format!(
+                "{} from `{}` ({}) to `{}` ({}) can never match: {problem}",
+                super::ports_text(edge),
+                name(edge.from),
+                family((f4, f6)),
+                name(edge.to),
+                family((t4, t6)),
+            ),
+            flow.span,
+            "this flow",
+        );
+        for (node, id) in [(from, edge.from), (to, edge.to)] {
+            for span in node.address_sources.iter().take(2) {
+                d = d.with_secondary(*span, format!("the addresses of `{}`", name(id)));
+            }
+        }
+        out.push(d.with_help("bind the missing family on both ends, or write the flow for the family the ends share (`icmp` for IPv4, `icmpv6` for IPv6)"));
+    }
+}

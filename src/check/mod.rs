@@ -43,6 +43,8 @@ pub fn check(graph: FlowGraph) -> (Checked, Vec<Diagnostic>) {
     hygiene::reachability(&graph, &mut solver, &mut diagnostics);
     hygiene::declarations(&graph, &mut diagnostics);
     cluster::pod_network(&graph, &mut diagnostics);
+    cluster::unbound_endpoints(&graph, &mut diagnostics);
+    cluster::family_mismatches(&graph, &mut diagnostics);
     (Checked { graph }, diagnostics)
 }
 

@@ -116,6 +116,10 @@ pub enum Code {
     AlwaysTrue,
     /// `use kubernetes` with `bind worker = 10.0.1.0/24` and no overlay or BGP flow between nodes.
     NoPodNetwork,
+    /// `bind db = 10.0.1.0/24` and `app -> db : tcp 5432` where `app` is never bound.
+    UnboundEndpoint,
+    /// `bind a = 10.0.0.1`, `bind b = fd00::1` and `a -> b : tcp 22`; or `icmpv6` from an IPv4-only peer.
+    FamilyMismatch,
 
     /// `build --target nftables --role etcd` where a flow to etcd comes from an unbound role.
     PeerWithoutAddresses,
@@ -194,6 +198,8 @@ impl Code {
         Code::UnusedNote,
         Code::AlwaysTrue,
         Code::NoPodNetwork,
+        Code::UnboundEndpoint,
+        Code::FamilyMismatch,
         Code::PeerWithoutAddresses,
         Code::UndecidedCondition,
         Code::Lockout,
@@ -260,6 +266,8 @@ impl Code {
             Code::UnusedNote => "W0207",
             Code::AlwaysTrue => "N0201",
             Code::NoPodNetwork => "W0208",
+            Code::UnboundEndpoint => "W0209",
+            Code::FamilyMismatch => "W0210",
             Code::PeerWithoutAddresses => "E0301",
             Code::UndecidedCondition => "E0302",
             Code::Lockout => "W0301",

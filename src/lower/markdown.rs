@@ -45,6 +45,7 @@ impl Lower for Markdown {
         matrix(&rows, &names, &edges, &mut out);
         rules(program, &rows, &names, &edges, &mut out);
         notes(program, &edges, &mut out);
+        never(program, &names, &graph.nevers, &mut out);
         Ok((super::Document::whole(out), Vec::new()))
     }
 }
@@ -284,6 +285,56 @@ fn notes(program: &Program, edges: &[&Edge], out: &mut String) {
     out.push_str("\n## Notes\n\n| Note | Text | Applies |\n|---|---|---|\n");
     for (label, text, applies) in listed {
         let _ = writeln!(out, "| ({label}) | {} | {} |", cell(text), cell(&applies));
+    }
+}
+
+/// The `never` invariants: what the tables above must never allow, one row per spec.
+fn never(program: &Program, names: &[String], edges: &[Edge], out: &mut String) {
+    // Per invariant spec: its ends and what it forbids, each sorted.
+    type Row = (BTreeSet<String>, BTreeSet<String>, BTreeSet<(crate::protocol::Protocol, Option<(u16, u16)>)>);
+    let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
+    for edge in edges {
+        let row = rows.entry(edge.flow.index()).or_default();
+        row.0.insert(super::node_name(names, edge.from).to_string());
+        row.1.insert(super::node_name(names, edge.to).to_string());
+        row.2.insert((edge.protocol, edge.ports));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for (flow, (from, to, traffic)) in rows {
+        let Some(never) = program.nevers.get(flow) else { continue };
+        let module = program.modules.get(never.module.index()).map_or("?", |m| m.name.as_str());
+        let forbidden: Vec<String> = traffic
+            .iter()
+            .map(|(p, ports)| {
+                let ports = ports_text(*ports);
+                if ports.is_empty() { p.name().to_uppercase() } else { format!("{ports} {}", p.name().to_uppercase()) }
+            })
+            .collect();
+        let join = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>().join(", ");
+        let condition = match &never.when {
+            Cond::Const(true) => String::new(),
+            when => format!(" (when {})", when.display(program)),
+        };
+        lines.push(format!(
+            "| {} | {} | {} | {}{} | {module}:{} |",
+            cell(&join(from)),
+            cell(&join(to)),
+            forbidden.join(", "),
+            cell(never.description.as_deref().unwrap_or_default()),
+            cell(&condition),
+            never.line
+        ));
+    }
+    lines.sort();
+    lines.dedup();
+    out.push_str("\n## Never\n\nTraffic that no configuration may allow; `portc check` proves it (E0202).\n\n");
+    out.push_str("| From | To | Forbidden | Why | Origin |\n|---|---|---|---|---|\n");
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
     }
 }
 

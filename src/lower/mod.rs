@@ -33,6 +33,11 @@ impl Target {
     pub const ALL: &'static [Target] =
         &[Target::Json, Target::Dot, Target::Markdown, Target::Nftables, Target::NetworkPolicy, Target::Calico];
 
+    /// Whether the target builds one host's output at a time, for the roles the host holds.
+    pub fn per_host(self) -> bool {
+        matches!(self, Target::Nftables)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Target::Json => "json",

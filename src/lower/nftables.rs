@@ -193,8 +193,10 @@ fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[F
     }
     let local = &host.inbound.local;
     if !local.ported.is_empty() {
-        out.push_str(
-            "        fib saddr type local meta l4proto . th dport @in_local accept comment \"declared node-local flows\"\n",
+        let _ = writeln!(
+            out,
+            "        fib saddr type local meta l4proto . th dport @in_local accept comment \"declared node-local flows: {} of @in_local\"",
+            entries(local.ported.len())
         );
     }
     for (protocol, comments) in &local.portless {
@@ -247,12 +249,10 @@ fn peer_rules(
             }
             let sets = format!("{keyword} {addr} @peer_{ident}_{family}");
             if !allowed.ported.is_empty() {
-                let count = allowed.ported.len();
-                let entries = if count == 1 { "entry".to_string() } else { format!("{count} entries") };
                 let _ = writeln!(
                     out,
                     "        {sets} meta l4proto . th dport @{prefix}_{ident} accept comment \"{}\"",
-                    clean(&format!("{preposition} {display}: the {entries} of @{prefix}_{ident}"))
+                    clean(&format!("{preposition} {display}: {} of @{prefix}_{ident}", entries(allowed.ported.len())))
                 );
             }
             let portless = allowed.portless.iter().filter(|(p, _)| match p {
@@ -270,6 +270,11 @@ fn peer_rules(
             }
         }
     }
+}
+
+/// `the entry`, `the 4 entries`: what a rule's comment says of its set.
+fn entries(count: usize) -> String {
+    if count == 1 { "the entry".to_string() } else { format!("the {count} entries") }
 }
 
 fn has_family(program: &Program, node: Option<NodeId>, v4: bool) -> bool {

@@ -552,11 +552,13 @@ impl Resolver<'_> {
                     continue;
                 }
                 seen.insert(node, bind.span);
+                self.program.site |= module == 0;
                 let Some(target) = self.program.nodes.get_mut(node.index()) else {
                     continue;
                 };
                 match &bind.target {
                     ast::BindTarget::Addresses(addresses) => {
+                        target.address_sources.push(bind.span);
                         target.addresses.extend(addresses.iter().map(|a| a.net));
                         target.addresses.sort_unstable();
                         target.addresses.dedup();

@@ -186,11 +186,13 @@ impl Resolver<'_> {
         span: Span,
     ) -> Def {
         let id = hir::NodeId(next_id(self.program.nodes.len()));
+        let address_sources = if addresses.is_empty() { Vec::new() } else { vec![span] };
         self.program.nodes.push(hir::Node {
             name: name.name,
             kind,
             description: description.as_ref().map(|d| d.value.clone()),
             addresses,
+            address_sources,
             selector: None,
             module,
             line: u32::try_from(self.map.line(span.file, span.start)).unwrap_or(u32::MAX),

@@ -1,59 +1,116 @@
-//! Shared test helpers. The outside-tool convention lives here: a test that needs a tool
-//! (`nft`, a schema validator, an editor) calls `tool_available` (or `installed`, for what a package
-//! manager puts in the tree), which skips loudly on a developer machine without it and fails when
+//! Shared test helpers. The outside-tool convention lives here: a test file that needs tools
+//! (`nft`, a schema validator, an editor) runs its tests through `run`, each with the `Need`s it
+//! has. A test whose needs are not met is reported as **ignored**, with the reason, in the normal
+//! `cargo test` summary (`test x ... ignored (`nft` is not installed ...)`), and fails instead when
 //! `PORTC_REQUIRE_TOOLS=1` (set by .ci/run) demands every tool.
 
 #![allow(dead_code)] // Each test crate uses a different subset of these helpers.
 
-/// Whether `tool` can run; prints a loud skip message when it cannot.
-/// Panics when it cannot and `PORTC_REQUIRE_TOOLS=1`, so CI never skips silently.
-pub fn tool_available(tool: &str) -> bool {
-    let found = std::process::Command::new(tool)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok();
-    if found {
-        return true;
-    }
-    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("`{tool}` is required (PORTC_REQUIRE_TOOLS=1) but cannot run; .ci/run should install it");
-    }
-    eprintln!("\n*** SKIPPED: `{tool}` is not installed; install it (see .ci/run) to run this test ***\n");
-    false
+use std::path::{Path, PathBuf};
+
+/// Something outside the repository that a test needs.
+#[derive(Clone, Debug)]
+pub enum Need {
+    /// A program on the PATH.
+    Tool(&'static str),
+    /// Network administration (root: nft, network namespaces).
+    NetAdmin,
+    /// A path that a package manager makes (`npm ci` makes `node_modules`), and how to make it.
+    Installed(PathBuf, &'static str),
 }
 
-/// Whether `path` exists, for what a package manager installs (`npm ci` makes `node_modules`); `how`
-/// says how to install it. Skips loudly, or panics under `PORTC_REQUIRE_TOOLS=1`, like `tool_available`.
-pub fn installed(path: &std::path::Path, how: &str) -> bool {
-    if path.exists() {
-        return true;
+impl Need {
+    /// Why the need is not met, or `None` when it is.
+    pub fn unmet(&self) -> Option<String> {
+        match self {
+            Need::Tool(tool) => {
+                (!on_path(tool)).then(|| format!("`{tool}` is not installed; .ci/run shows how to install it"))
+            }
+            Need::NetAdmin => {
+                let ok = std::process::Command::new("nft")
+                    .args(["list", "tables"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                (!ok).then(|| "needs root for nft and network namespaces".to_string())
+            }
+            Need::Installed(path, how) => (!path.exists()).then(|| format!("`{}` is missing; {how}", path.display())),
+        }
     }
-    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("`{}` is required (PORTC_REQUIRE_TOOLS=1) but missing; {how}", path.display());
-    }
-    eprintln!("\n*** SKIPPED: `{}` is missing; {how} to run this test ***\n", path.display());
-    false
 }
 
-/// Whether the tests may use network administration (nft, network namespaces): root is needed.
-/// Skips loudly, or panics under `PORTC_REQUIRE_TOOLS=1`, like `tool_available`.
-pub fn net_admin_available() -> bool {
-    let ok = std::process::Command::new("nft")
-        .args(["list", "tables"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
+/// Whether `tool` is an executable file in a directory of the PATH.
+pub fn on_path(tool: &str) -> bool {
+    let Some(path) = std::env::var_os("PATH") else { return false };
+    std::env::split_paths(&path).any(|dir| {
+        let file = dir.join(tool);
+        std::fs::metadata(&file).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt as _;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        })
+    })
+}
+
+/// Whether every tool must be present: CI sets `PORTC_REQUIRE_TOOLS=1`.
+pub fn tools_required() -> bool {
+    std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// The reasons the needs are not met, in one line; `None` when all are met.
+pub fn unmet(needs: &[Need]) -> Option<String> {
+    let tools: Vec<String> = needs
+        .iter()
+        .filter_map(|n| if let Need::Tool(t) = n { (!on_path(t)).then(|| format!("`{t}`")) } else { None })
+        .collect();
+    let mut reasons = Vec::new();
+    match tools.as_slice() {
+        [] => {}
+        [one] => reasons.push(format!("{one} is not installed")),
+        many => reasons.push(format!("{} are not installed", many.join(", "))),
     }
-    if std::env::var("PORTC_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("network administration (root, nft) is required (PORTC_REQUIRE_TOOLS=1) but not available");
+    reasons.extend(needs.iter().filter(|n| !matches!(n, Need::Tool(_))).filter_map(Need::unmet));
+    (!reasons.is_empty()).then(|| format!("{} (.ci/run installs what the tests need)", reasons.join("; ")))
+}
+
+/// One test of a file that runs through `run`.
+pub struct Test {
+    pub name: &'static str,
+    pub needs: Vec<Need>,
+    pub run: fn(),
+}
+
+impl Test {
+    pub fn new(name: &'static str, needs: &[Need], run: fn()) -> Test {
+        Test { name, needs: needs.to_vec(), run }
     }
-    eprintln!("\n*** SKIPPED: `nft list tables` fails (not root?); run as root to test the nftables target ***\n");
-    false
+}
+
+/// The test harness of a file whose tests need outside tools (`harness = false` in Cargo.toml):
+/// a test with unmet needs is ignored with its reason, or fails under `PORTC_REQUIRE_TOOLS=1`.
+pub fn run(tests: Vec<Test>) -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = tests
+        .into_iter()
+        .map(|test| {
+            libtest_mimic::Trial::ignorable_test(test.name, move || {
+                if let Some(reason) = unmet(&test.needs) {
+                    if tools_required() {
+                        return Err(format!("required by PORTC_REQUIRE_TOOLS=1 but unmet: {reason}").into());
+                    }
+                    return Ok(libtest_mimic::Completion::ignored_with(reason));
+                }
+                (test.run)();
+                Ok(libtest_mimic::Completion::Completed)
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// The repository's root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The shipped examples, `examples/NAME.ports`, sorted.
