@@ -70,8 +70,8 @@ pub fn compile_keeping(
     loader: &dyn SourceLoader,
     options: &Options,
 ) -> Result<(Outcome, Option<check::Checked>), RootError> {
-    if options.target == Some(Target::Nftables) && options.roles.is_empty() {
-        return Err(RootError("the nftables target builds one host's firewall: name its role(s)".into()));
+    if let Some(target) = options.target.filter(|t| t.per_host() && options.roles.is_empty()) {
+        return Err(RootError(format!("the {} target builds one host's output: name its role(s)", target.name())));
     }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
     if let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) {
@@ -157,36 +157,53 @@ fn lower_checked(checked: &check::Checked, target: Target, options: &Options) ->
             roles.push(node);
         }
     }
-    let selects = |kind| {
-        program
-            .nodes
-            .iter()
-            .any(|n| n.kind == hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
-    };
-    match target {
-        Target::NetworkPolicy if !selects(ast::SelectorKind::Pods) => {
-            return Err(RootError(
-                "no role is bound to pods, so there is no NetworkPolicy to build: bind a workload role, \
-                 `bind api = pods { app: api } in namespace \"shop\"`"
-                    .into(),
-            ));
-        }
-        Target::Calico if !selects(ast::SelectorKind::Nodes) => {
-            return Err(RootError(
-                "no role is bound to nodes, so there is no Calico host policy to build: bind a node role, \
-                 `bind etcd = nodes { \"node-role.kubernetes.io/etcd\": \"true\" }`"
-                    .into(),
-            ));
-        }
-        _ => {}
-    }
+    let lowerer = lower::lowerer(target);
+    lowerer.precondition(program).map_err(RootError)?;
     let target_options = lower::TargetOptions {
         roles,
         egress: options.egress,
         allow_lockout: options.allow_lockout,
         allow_lossy: options.allow_lossy,
     };
-    Ok(lower::lowerer(target).lower(checked, &target_options))
+    Ok(lowerer.lower(checked, &target_options))
+}
+
+/// A per-host target built for one host role, from a program compiled once for all of them.
+#[derive(Debug)]
+pub struct HostBuild {
+    pub role: String,
+    /// `Ok` carries the documents and warnings, `Err` the errors, as `Lower::lower` does.
+    pub result: lower::Lowered,
+}
+
+/// Builds a per-host target for every host role (`host_roles`) of a program compiled once; hands
+/// each role's result to `each` as it is made, so that a caller can write it out before the next
+/// is built and memory stays flat in the number of roles. `Ok(None)` with the outcome when a
+/// stage before the target reported an error.
+pub fn compile_every_host(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    options: &Options,
+    mut each: impl FnMut(HostBuild) -> Result<(), RootError>,
+) -> Result<Outcome, RootError> {
+    let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
+    let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) else {
+        return Ok(outcome);
+    };
+    for role in host_roles(checked) {
+        let options = Options { roles: vec![role.clone()], ..options.clone() };
+        let result = lower_checked(checked, target, &options)?;
+        let found = match &result {
+            Ok((_, warnings)) => warnings,
+            Err(errors) => errors,
+        };
+        outcome
+            .diagnostics
+            .extend(found.iter().filter(|d| !outcome.diagnostics.contains(d)).cloned().collect::<Vec<_>>());
+        each(HostBuild { role, result })?;
+    }
+    diag::sort(&mut outcome.diagnostics);
+    Ok(outcome)
 }
 
 /// Compiles and checks `root` and returns the checked program for queries such as `explain`;

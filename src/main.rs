@@ -6,8 +6,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use portc::diag::{Severity, render};
+use portc::lower::Setting;
 use portc::{FsLoader, Options, Outcome, Root, Target};
 
 #[derive(Parser)]
@@ -33,8 +35,8 @@ enum Command {
         deny_warnings: bool,
         /// Also report everything a build for this target would refuse or warn about (for a
         /// host firewall, of every host role unless --role names some), without building.
-        #[arg(long, short, value_enum)]
-        target: Option<TargetArg>,
+        #[arg(long, short, value_parser = target_parser())]
+        target: Option<Target>,
         /// With --target nftables: the role(s) of the host, comma-separated.
         #[arg(long, value_delimiter = ',', requires = "target")]
         role: Vec<String>,
@@ -57,8 +59,8 @@ enum Command {
         /// A .ports file, or the dotted name of a stdlib module.
         input: String,
         /// The output format.
-        #[arg(long, short, value_enum)]
-        target: TargetArg,
+        #[arg(long, short, value_parser = target_parser())]
+        target: Target,
         /// Write the output to this file (atomically) instead of standard output; for the
         /// Kubernetes targets, `DIR/` (or an existing directory) gets one file per policy.
         #[arg(long, short, conflicts_with = "out_dir")]
@@ -151,34 +153,14 @@ enum Color {
     Never,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum TargetArg {
-    /// The checked flow graph as data (docs/json-format.md).
-    Json,
-    /// The flow graph as Graphviz DOT.
-    Dot,
-    /// Vendor-style tables: the From/To matrix, rules per role, notes.
-    Markdown,
-    /// A host firewall for `nft -f` (needs --role or --out-dir).
-    Nftables,
-    /// Kubernetes NetworkPolicies for the roles bound to pods.
-    #[value(name = "networkpolicy")]
-    NetworkPolicy,
-    /// Calico GlobalNetworkPolicies for the roles bound to nodes.
-    Calico,
-}
-
-impl From<TargetArg> for Target {
-    fn from(t: TargetArg) -> Target {
-        match t {
-            TargetArg::Json => Target::Json,
-            TargetArg::Dot => Target::Dot,
-            TargetArg::Markdown => Target::Markdown,
-            TargetArg::Nftables => Target::Nftables,
-            TargetArg::NetworkPolicy => Target::NetworkPolicy,
-            TargetArg::Calico => Target::Calico,
-        }
-    }
+/// `--target`: the names and descriptions of `Target::ALL`, each from its own file in src/lower/.
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
+    let values = Target::ALL.iter().map(|t| {
+        let description = t.description();
+        clap::builder::PossibleValue::new(description.name).help(description.about)
+    });
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name: String| Target::from_name(&name).expect("invariant: a possible value names a target"))
 }
 
 const EXIT_ERRORS: u8 = 1;
@@ -199,14 +181,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Check { files, deny_warnings, target, role, egress, allow_lockout, allow_lossy, settings, report } => {
-            let options = Options {
-                target: target.map(Target::from),
-                settings: settings.collect()?,
-                roles: role,
-                egress,
-                allow_lockout,
-                allow_lossy,
-            };
+            let options =
+                Options { target, settings: settings.collect()?, roles: role, egress, allow_lockout, allow_lossy };
             let mut worst = 0;
             let last = files.len().saturating_sub(1);
             for (index, file) in files.into_iter().enumerate() {
@@ -239,35 +215,35 @@ fn run(cli: Cli) -> Result<u8, String> {
             settings,
             report,
         } => {
-            let target: Target = target.into();
-            let per_host = target == Target::Nftables;
-            if per_host && role.is_empty() && out_dir.is_none() {
-                return Err(
-                    "the nftables target builds one host's firewall: give --role ROLE, or --out-dir DIR for every role"
-                        .into(),
-                );
+            let description = target.description();
+            if description.per_host && role.is_empty() && out_dir.is_none() {
+                return Err(format!(
+                    "the {} target builds one host's output: give --role ROLE, or --out-dir DIR for every host role",
+                    description.name
+                ));
             }
-            let kubernetes = matches!(target, Target::NetworkPolicy | Target::Calico);
-            let misplaced = [
-                ("--role", !role.is_empty() && !per_host),
-                ("--out-dir", out_dir.is_some() && !per_host && !kubernetes),
-                ("--egress", egress && !matches!(target, Target::Nftables | Target::NetworkPolicy | Target::Calico)),
-                ("--allow-lockout", allow_lockout && !per_host),
-                ("--allow-lossy", allow_lossy && !kubernetes),
+            let given = [
+                (Setting::Role, !role.is_empty()),
+                (Setting::Egress, egress),
+                (Setting::AllowLockout, allow_lockout),
+                (Setting::AllowLossy, allow_lossy),
             ];
-            if let Some((flag, _)) = misplaced.iter().find(|(_, wrong)| *wrong) {
-                return Err(format!("{flag} does not apply to --target {}", target.name()));
+            if let Some((setting, _)) = given.iter().find(|(s, given)| *given && !target.takes(*s)) {
+                return Err(format!("{} does not apply to --target {}", setting.flag(), description.name));
+            }
+            if out_dir.is_some() && !description.per_host && !description.documents {
+                return Err(format!("--out-dir does not apply to --target {}: it writes one file", description.name));
             }
             let root = root_of(input);
             let settings = settings.collect()?;
             let options = Options { target: Some(target), settings, roles: role, egress, allow_lockout, allow_lossy };
             match out_dir {
-                Some(dir) if per_host => build_every_role(&root, &options, &dir, deny_warnings, &report),
+                Some(dir) if description.per_host => build_every_host(&root, &options, &dir, deny_warnings, &report),
                 out_dir => {
-                    // `-o DIR/` (or an existing directory) splits Kubernetes manifests like --out-dir.
+                    // `-o DIR/` (or an existing directory) splits a target's documents like --out-dir.
                     let out_dir = out_dir.or_else(|| {
                         let dir = output.as_deref().filter(|o| o.ends_with('/') || Path::new(o).is_dir())?;
-                        kubernetes.then(|| dir.to_string())
+                        description.documents.then(|| dir.to_string())
                     });
                     let (outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
                     not_freed(checked);
@@ -336,39 +312,35 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
-/// Builds every role's firewall and writes `DIR/ROLE.nft` for each, only when every role built.
-fn build_every_role(
+/// Builds a per-host target for every host role from one compile, and writes `DIR/ROLE.EXT` for
+/// each, only when every role built: each role's file goes to a temporary file beside its place as
+/// it is made (so memory stays flat in the number of roles), and all are renamed at the end.
+fn build_every_host(
     root: &Root,
     options: &Options,
     dir: &str,
     deny_warnings: bool,
     report: &Report,
 ) -> Result<u8, String> {
-    let (outcome, checked) = portc::check_program(root, &FsLoader, &options.settings).map_err(|e| e.0)?;
-    let Some(checked) = checked else {
-        print_diagnostics(&outcome, report, &mut std::io::stderr())?;
-        return Ok(EXIT_ERRORS);
-    };
-    // Every host role that takes part in a flow of this build; a vocabulary role that no flow
-    // mentions would get a firewall that drops everything, and a role bound to pods is a workload.
-    let roles = portc::host_roles(&checked);
-    let mut files = Vec::new();
-    let mut worst = 0;
-    for role in roles {
-        let options = Options { roles: vec![role.clone()], ..options.clone() };
-        let outcome = portc::compile(root, &FsLoader, &options).map_err(|e| e.0)?;
-        print_diagnostics(&outcome, report, &mut std::io::stderr())?;
-        worst = worst.max(exit_code(&outcome, deny_warnings));
-        if let Some(text) = outcome.output {
-            files.push((format!("{dir}/{role}.nft"), text));
-        }
-    }
-    if worst != 0 {
-        return Ok(worst);
-    }
+    let extension = options.target.map_or("out", |t| t.description().extension);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
-    for (path, text) in files {
-        write_output(&text, Some(&path))?;
+    let mut files = Vec::new();
+    let outcome = portc::compile_every_host(root, &FsLoader, options, |build| {
+        if let Ok((documents, _)) = &build.result {
+            let text: String = documents.iter().map(|d| d.text.as_str()).collect();
+            let path = format!("{dir}/{}.{extension}", build.role);
+            files.push((temporary(&text, &path).map_err(portc::RootError)?, path));
+        }
+        Ok(())
+    })
+    .map_err(|e| e.0)?;
+    print_diagnostics(&outcome, report, &mut std::io::stderr())?;
+    let code = exit_code(&outcome, deny_warnings);
+    if code != 0 {
+        return Ok(code);
+    }
+    for (file, path) in files {
+        file.persist(&path).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
     }
     Ok(0)
 }
@@ -505,8 +477,14 @@ fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
         let mut stdout = std::io::stdout().lock();
         return stdout.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"));
     };
-    let target = Path::new(path);
-    let dir = match target.parent() {
+    let file = temporary(text, path)?;
+    file.persist(path).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
+    Ok(())
+}
+
+/// `text` in a temporary file beside `path`, for a rename over `path` once everything is ready.
+fn temporary(text: &str, path: &str) -> Result<tempfile::NamedTempFile, String> {
+    let dir = match Path::new(path).parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
@@ -518,6 +496,5 @@ fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
         .tempfile_in(dir)
         .map_err(|e| format!("cannot write `{path}`: {e}"))?;
     file.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{path}`: {e}"))?;
-    file.persist(target).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
-    Ok(())
+    Ok(file)
 }

@@ -26,26 +26,15 @@ fn build(root: &Root, loader: &dyn portc::SourceLoader, target: Target) -> Strin
     outcome.output.expect("no errors, so there is output")
 }
 
-/// The targets `root` builds for without naming a role: every one but nftables, and the
-/// Kubernetes targets only where a role is bound to pods (networkpolicy) or to nodes (calico).
+/// The targets `root` builds for without naming a role: every one that is not per host and
+/// whose precondition the program meets (the Kubernetes targets need a role bound to pods or nodes).
 fn site_targets(root: &Root, loader: &dyn portc::SourceLoader) -> Vec<Target> {
     let mut map = portc::diag::SourceMap::default();
     let (program, _) = portc::resolve::resolve(root, loader, "", &mut map).expect("root loads");
-    let bound = |kind| {
-        program
-            .nodes
-            .iter()
-            .any(|n| n.kind == portc::hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
-    };
     Target::ALL
         .iter()
         .copied()
-        .filter(|t| match t {
-            Target::Nftables => false,
-            Target::NetworkPolicy => bound(portc::ast::SelectorKind::Pods),
-            Target::Calico => bound(portc::ast::SelectorKind::Nodes),
-            _ => true,
-        })
+        .filter(|t| !t.per_host() && portc::lower::lowerer(*t).precondition(&program).is_ok())
         .collect()
 }
 

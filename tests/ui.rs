@@ -22,14 +22,7 @@ fn render_case(name: &str) -> String {
     };
     let words: Vec<&str> = args.split_whitespace().collect();
     let value = |flag: &str| words.iter().position(|w| *w == flag).and_then(|i| words.get(i + 1)).copied();
-    let target = match value("--target") {
-        Some("nftables") => portc::Target::Nftables,
-        Some("markdown") => portc::Target::Markdown,
-        Some("dot") => portc::Target::Dot,
-        Some("networkpolicy") => portc::Target::NetworkPolicy,
-        Some("calico") => portc::Target::Calico,
-        _ => portc::Target::Json,
-    };
+    let target = value("--target").and_then(portc::Target::from_name).unwrap_or(portc::Target::Json);
     let options = portc::Options {
         target: Some(target),
         roles: value("--role").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default(),

@@ -174,7 +174,29 @@ pub struct EntityRule {
     pub ports: Vec<PortValue>,
 }
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "calico",
+    about: "Calico GlobalNetworkPolicies for the roles bound to nodes",
+    per_host: false,
+    settings: &[super::Setting::Egress, super::Setting::AllowLossy],
+    extension: "yaml",
+    documents: true,
+};
+
 impl Lower for Calico {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
+    fn precondition(&self, program: &crate::hir::Program) -> Result<(), String> {
+        if super::selects(program, SelectorKind::Nodes) {
+            return Ok(());
+        }
+        Err("no role is bound to nodes, so there is no Calico host policy to build: bind a node role, \
+             `bind etcd = nodes { \"node-role.kubernetes.io/etcd\": \"true\" }`"
+            .into())
+    }
+
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
         let mut plan = kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy)?;
         let mut warnings = std::mem::take(&mut plan.warnings);

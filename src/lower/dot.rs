@@ -13,7 +13,20 @@ use crate::hir::NodeKind;
 
 pub struct Dot;
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "dot",
+    about: "The flow graph as Graphviz DOT",
+    per_host: false,
+    settings: &[],
+    extension: "dot",
+    documents: false,
+};
+
 impl Lower for Dot {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
     fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;

@@ -12,7 +12,20 @@ pub const FORMAT: &str = "portc.flows/v1";
 
 pub struct Json;
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "json",
+    about: "The checked flow graph as data (docs/json-format.md)",
+    per_host: false,
+    settings: &[],
+    extension: "json",
+    documents: false,
+};
+
 impl Lower for Json {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
     fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;

@@ -33,7 +33,20 @@ struct FlowRow<'p> {
     matrix_suffix: String,
 }
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "markdown",
+    about: "Vendor-style tables: the From/To matrix, rules per role, notes, invariants",
+    per_host: false,
+    settings: &[],
+    extension: "md",
+    documents: false,
+};
+
 impl Lower for Markdown {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
     fn lower(&self, policy: &Checked, _: &super::TargetOptions) -> super::Lowered {
         let graph = policy.graph();
         let program = &graph.program;

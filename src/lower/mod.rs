@@ -18,7 +18,9 @@ use crate::graph::Edge;
 use crate::hir::{Cond, NodeId, Program};
 use crate::protocol::Protocol;
 
-/// An output format of `portc build`.
+/// An output format of `portc build`. Everything else about a target (its name, whether it is
+/// per host, the options it takes, its files, what it needs of a program) is its `Description`
+/// and its `Lower::precondition`, in the target's own file; the CLI and the tests derive from them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Json,
@@ -29,24 +31,76 @@ pub enum Target {
     Calico,
 }
 
+/// An option of `portc build` that only some targets take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `--role`: the roles the host holds.
+    Role,
+    /// `--egress`: filter outgoing traffic too.
+    Egress,
+    /// `--allow-lockout`: no warning when no `management` flow reaches the host.
+    AllowLockout,
+    /// `--allow-lossy`: leave out what the target cannot express, with a warning.
+    AllowLossy,
+}
+
+impl Setting {
+    /// The command-line flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Role => "--role",
+            Setting::Egress => "--egress",
+            Setting::AllowLockout => "--allow-lockout",
+            Setting::AllowLossy => "--allow-lossy",
+        }
+    }
+}
+
+/// What the command line and the tests know of a target.
+#[derive(Clone, Copy, Debug)]
+pub struct Description {
+    /// The value of `--target`.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// Builds one host's output at a time, for the roles the host holds (`--role`), and with
+    /// `--out-dir` one file per host role.
+    pub per_host: bool,
+    /// The options it takes beyond the common ones.
+    pub settings: &'static [Setting],
+    /// The extension of its files under `--out-dir`.
+    pub extension: &'static str,
+    /// Its output is one document per object (a Kubernetes manifest per policy), which
+    /// `--out-dir` writes as files of their own.
+    pub documents: bool,
+}
+
 impl Target {
     pub const ALL: &'static [Target] =
         &[Target::Json, Target::Dot, Target::Markdown, Target::Nftables, Target::NetworkPolicy, Target::Calico];
 
-    /// Whether the target builds one host's output at a time, for the roles the host holds.
-    pub fn per_host(self) -> bool {
-        matches!(self, Target::Nftables)
+    /// The target's description, from its lowerer.
+    pub fn description(self) -> &'static Description {
+        lowerer(self).description()
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Target::Json => "json",
-            Target::Dot => "dot",
-            Target::Markdown => "markdown",
-            Target::Nftables => "nftables",
-            Target::NetworkPolicy => "networkpolicy",
-            Target::Calico => "calico",
-        }
+        self.description().name
+    }
+
+    /// Whether the target builds one host's output at a time, for the roles the host holds.
+    pub fn per_host(self) -> bool {
+        self.description().per_host
+    }
+
+    /// Whether the target takes a build option.
+    pub fn takes(self, setting: Setting) -> bool {
+        self.description().settings.contains(&setting)
+    }
+
+    /// The target of a `--target` value.
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == name)
     }
 }
 
@@ -85,7 +139,23 @@ pub type Lowered = Result<(Vec<Document>, Vec<Diagnostic>), Vec<Diagnostic>>;
 
 /// A target: everything it cannot express is a diagnostic, never a silent drop.
 pub trait Lower {
+    fn description(&self) -> &'static Description;
+
+    /// Why this program gives the target nothing to build, a usage error with a hint: the
+    /// Kubernetes targets need a role bound to pods or to nodes.
+    fn precondition(&self, _program: &Program) -> Result<(), String> {
+        Ok(())
+    }
+
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered;
+}
+
+/// Whether a role of the program is bound to a selector of this kind.
+fn selects(program: &Program, kind: crate::ast::SelectorKind) -> bool {
+    program
+        .nodes
+        .iter()
+        .any(|n| n.kind == crate::hir::NodeKind::Role && n.selector.as_ref().is_some_and(|s| s.kind == kind))
 }
 
 pub fn lowerer(target: Target) -> Box<dyn Lower> {

@@ -46,7 +46,29 @@ const DIALECT: Dialect = Dialect {
     protocol_alternative: "; the calico target expresses any IP protocol",
 };
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "networkpolicy",
+    about: "Kubernetes NetworkPolicies for the roles bound to pods",
+    per_host: false,
+    settings: &[super::Setting::Egress, super::Setting::AllowLossy],
+    extension: "yaml",
+    documents: true,
+};
+
 impl Lower for NetworkPolicies {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
+    fn precondition(&self, program: &crate::hir::Program) -> Result<(), String> {
+        if super::selects(program, SelectorKind::Pods) {
+            return Ok(());
+        }
+        Err("no role is bound to pods, so there is no NetworkPolicy to build: bind a workload role, \
+             `bind api = pods { app: api } in namespace \"shop\"`"
+            .into())
+    }
+
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
         let mut plan = kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy)?;
         let mut warnings = std::mem::take(&mut plan.warnings);

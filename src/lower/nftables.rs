@@ -52,7 +52,20 @@ const ICMP_BASELINE: &[(&str, &str)] = &[
     ),
 ];
 
+const DESCRIPTION: super::Description = super::Description {
+    name: "nftables",
+    about: "A host firewall for `nft -f` (needs --role, or --out-dir for every host role)",
+    per_host: true,
+    settings: &[super::Setting::Role, super::Setting::Egress, super::Setting::AllowLockout],
+    extension: "nft",
+    documents: false,
+};
+
 impl Lower for Nftables {
+    fn description(&self) -> &'static super::Description {
+        &DESCRIPTION
+    }
+
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> super::Lowered {
         let (host, warnings) = host::host(policy, options)?;
         let program = &policy.graph().program;
