@@ -1,0 +1,79 @@
+//! Replays what the fuzzers found (fuzz/corpus/TARGET/), their regression inputs
+//! (tests/fuzz/regressions/TARGET/) and the repository's own .ports files through the fuzz
+//! targets' bodies (fuzz/bodies.rs): deterministic and fast, so every `cargo test` runs it.
+//! `scripts/fuzz.sh` runs the fuzzers themselves.
+
+#![allow(clippy::disallowed_methods)] // Tests read the repository's own files.
+
+#[path = "../fuzz/bodies.rs"]
+mod bodies;
+
+use std::path::{Path, PathBuf};
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The inputs of a target: its corpus and regressions, and for the text targets the repository's
+/// .ports files, which seed the fuzzers.
+fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    files(&root.join("fuzz/corpus").join(target), &mut paths);
+    files(&root.join("tests/fuzz/regressions").join(target), &mut paths);
+    if target != "structured" {
+        for dir in ["stdlib", "examples", "tests/ui", "tests/parser"] {
+            let mut found = Vec::new();
+            files(&root.join(dir), &mut found);
+            paths.extend(found.into_iter().filter(|p| p.extension().is_some_and(|e| e == "ports")));
+        }
+    }
+    paths.sort();
+    paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).expect("readable"))).collect()
+}
+
+/// Runs `body` on every input of `target`, naming the input that fails.
+fn replay(target: &str, body: impl Fn(&[u8])) {
+    let inputs = inputs(target);
+    assert!(!inputs.is_empty(), "no inputs for {target}");
+    for (path, bytes) in &inputs {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(bytes)));
+        assert!(outcome.is_ok(), "{target} fails on {}", path.display());
+    }
+}
+
+#[test]
+fn check() {
+    replay("check", |bytes| {
+        bodies::check(bytes);
+    });
+}
+
+#[test]
+fn targets() {
+    replay("targets", bodies::targets);
+}
+
+#[test]
+fn parsers() {
+    replay("parsers", bodies::parsers);
+}
+
+#[test]
+fn structured() {
+    use arbitrary::{Arbitrary, Unstructured};
+    // As libfuzzer-sys's `fuzz_target!` reads a typed input.
+    replay("structured", |bytes| {
+        if let Ok(program) = bodies::Program::arbitrary_take_rest(Unstructured::new(bytes)) {
+            bodies::structured(&program);
+        }
+    });
+}
