@@ -148,6 +148,9 @@ fn help_for(expected: &[&str]) -> Option<&'static str> {
     if expected.contains(&"`:` or `{`") {
         return Some("a flow needs its ports: `a -> b : tcp 443` or `a -> b { tcp 443 }`");
     }
+    if expected.contains(&"a protocol") {
+        return Some("`/` joins protocols that share the ports, as in `tcp/udp 53`; a protocol follows every `/`");
+    }
     None
 }
 
