@@ -503,6 +503,10 @@ fn ports_pest_vocabulary_is_read_whole() {
     for operator in ["->", "||", "&&", "!", "==", "!=", "|", ":", ",", "/", "-", "=", "[", "]", "{", "}", "(", ")"] {
         assert!(operators.contains(operator), "`{operator}` not read from ports.pest: {operators:?}");
     }
+    // The Rust list that the parsers and the error wording read is ports.pest's too.
+    for word in portc::syntax::keywords::reserved().chain(portc::syntax::keywords::SELECTOR.iter().copied()) {
+        assert!(keywords.contains(word), "`{word}` of portc::syntax::keywords is not in ports.pest: {keywords:?}");
+    }
     let unexpected: Vec<&String> = operators.iter().filter(|o| o.len() > 2).collect();
     assert!(unexpected.is_empty(), "not operators: {unexpected:?}");
 }

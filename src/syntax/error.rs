@@ -33,7 +33,7 @@ pub fn syntax(file: FileId, text: &str, offset: usize, error: &pest::error::Erro
         [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
     };
     let mut diagnostic = Diagnostic::new(Code::Syntax, message, Span::new(file, at, end), label);
-    if expected.contains(&"a name") && RESERVED.contains(&found.as_str()) {
+    if expected.contains(&"a name") && super::keywords::is_reserved(&found) {
         diagnostic = diagnostic
             .with_help(format!("`{found}` is a reserved word (a keyword or a protocol); choose another name"));
     } else if let Some(help) = help_for(&expected) {
@@ -41,41 +41,6 @@ pub fn syntax(file: FileId, text: &str, offset: usize, error: &pest::error::Erro
     }
     (diagnostic, at)
 }
-
-/// The words `keyword` in grammar/ports.pest reserves.
-const RESERVED: &[&str] = &[
-    "module",
-    "source",
-    "use",
-    "as",
-    "flag",
-    "option",
-    "param",
-    "role",
-    "external",
-    "group",
-    "service",
-    "note",
-    "never",
-    "set",
-    "bind",
-    "when",
-    "local",
-    "management",
-    "self",
-    "true",
-    "false",
-    "tcp",
-    "udp",
-    "sctp",
-    "icmpv6",
-    "icmp",
-    "ipip",
-    "gre",
-    "esp",
-    "ah",
-    "vrrp",
-];
 
 const MODIFIER: &str = "a note reference `[n]`, `when`, `local`, `management` or a description";
 

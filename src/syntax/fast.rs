@@ -11,6 +11,7 @@
 //! diagnostic still comes from pest and `build.rs`, and a statement this parser accepts gives the
 //! same AST either way (tests/fast_parser.rs compares the two on every file and on random text).
 
+use super::keywords::{self, is_reserved};
 use crate::ast::*;
 use crate::span::{FileId, Span};
 
@@ -42,45 +43,6 @@ pub fn one_line_statement(file: FileId, text: &str, start: usize, build: Build) 
     let (item, span) = statement(file, text, start, text.len(), build)?;
     let consumed = text.as_bytes().get(start..span.end as usize)?;
     (!consumed.contains(&b'\n')).then_some((item, span))
-}
-
-/// Whether a word is never a name (the grammar's `keyword`). A `match` compiles to a switch on
-/// the length and a few comparisons, where searching a list compared the word with each entry.
-fn is_keyword(word: &str) -> bool {
-    matches!(
-        word,
-        "module"
-            | "source"
-            | "use"
-            | "as"
-            | "flag"
-            | "option"
-            | "param"
-            | "role"
-            | "external"
-            | "group"
-            | "service"
-            | "note"
-            | "never"
-            | "set"
-            | "bind"
-            | "when"
-            | "local"
-            | "management"
-            | "self"
-            | "true"
-            | "false"
-            | "tcp"
-            | "udp"
-            | "sctp"
-            | "icmpv6"
-            | "icmp"
-            | "ipip"
-            | "gre"
-            | "esp"
-            | "ah"
-            | "vrrp"
-    )
 }
 
 struct Parser<'t> {
@@ -217,7 +179,7 @@ impl<'t> Parser<'t> {
 
     fn ident(&mut self) -> Option<Ident> {
         let word = self.word()?;
-        if is_keyword(word) {
+        if is_reserved(word) {
             return None;
         }
         let start = self.pos;
@@ -359,22 +321,8 @@ impl<'t> Parser<'t> {
 
     fn statement(&mut self, build: Build) -> Option<Item> {
         let start = self.pos;
-        let declaration = matches!(
-            self.word()?,
-            "module"
-                | "source"
-                | "use"
-                | "flag"
-                | "option"
-                | "param"
-                | "role"
-                | "external"
-                | "group"
-                | "service"
-                | "note"
-                | "set"
-                | "bind"
-        );
+        // Declarations are always built: the resolver keeps them when it defers flows.
+        let declaration = self.word().is_some_and(|w| w != "never" && keywords::STATEMENT.contains(&w));
         self.build = declaration || build == Build::Everything;
         let item = match self.word()? {
             "module" => Item::Module(self.module_decl(start)?),
@@ -402,7 +350,7 @@ impl<'t> Parser<'t> {
             }
             "set" => Item::Set(self.set_stmt(start)?),
             "bind" => Item::Bind(self.bind_stmt(start)?),
-            word if word != "self" && is_keyword(word) => return None,
+            word if word != "self" && is_reserved(word) => return None,
             _ => Item::Flow(self.flow()?),
         };
         Some(item)

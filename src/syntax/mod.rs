@@ -6,6 +6,7 @@
 mod build;
 mod error;
 mod fast;
+pub mod keywords;
 mod scan;
 
 use pest::Parser;

@@ -1,12 +1,6 @@
 //! Cheap scans of raw text that run before and between pest calls: statement starts for
 //! error recovery, and parenthesis depth.
 
-/// Words that start a statement; a line that starts with one is a place to resume after an error.
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "module", "source", "use", "flag", "option", "param", "role", "external", "group", "service", "note", "never",
-    "set", "bind",
-];
-
 /// Tracks whether a byte is inside a string or a comment, so the scans below see only code.
 /// Strings and comments end at the end of their line.
 #[derive(Default)]
@@ -193,7 +187,7 @@ fn starts_statement(line: &str) -> bool {
     if word.is_empty() {
         return false;
     }
-    if STATEMENT_KEYWORDS.contains(&word) {
+    if super::keywords::STATEMENT.contains(&word) {
         return true;
     }
     // A flow: `a -> b` or `a | b -> c`.
