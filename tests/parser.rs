@@ -107,6 +107,36 @@ fn roles_externals_groups_services_notes() {
 }
 
 #[test]
+fn a_description_may_come_before_or_after_the_value_of_every_declaration() {
+    let before = items(
+        "external lb \"LB\" = 10.0.0.5\noption m \"M\" = a | b = b\ngroup g \"G\" = x | y\nservice s \"S\" = tcp 1\nparam p \"P\" = 2\nflag f \"F\" = true\n",
+    );
+    let after = items(
+        "external lb = 10.0.0.5 \"LB\"\noption m = a | b \"M\" = b\ngroup g = x | y \"G\"\nservice s = tcp 1 \"S\"\nparam p = 2 \"P\"\nflag f = true \"F\"\n",
+    );
+    let description = |item: &Item| match item {
+        Item::External(d) => d.description.clone(),
+        Item::Option(d) => d.description.clone(),
+        Item::Group(d) => d.description.clone(),
+        Item::Service(d) => d.description.clone(),
+        Item::Param(d) => d.description.clone(),
+        Item::Flag(d) => d.description.clone(),
+        _ => None,
+    };
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(description(b).map(|t| t.value), description(a).map(|t| t.value));
+        assert!(description(b).is_some());
+    }
+    let Item::External(lb) = &before[0] else { panic!() };
+    assert_eq!(lb.addresses.len(), 1);
+    let Item::Option(m) = &before[1] else { panic!() };
+    assert_eq!(m.default.as_ref().map(|d| d.name.as_str()), Some("b"));
+    // Both places at once is one description too many.
+    let (_, diagnostics) = portc::syntax::parse(FileId(0), "external lb \"a\" = 10.0.0.5 \"b\"\n");
+    assert_eq!(diagnostics.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["E0013"]);
+}
+
+#[test]
 fn inline_flow_with_several_specs() {
     let f = flow(
         "internet -> worker : tcp/udp 30000-32767 \"NodePort\", tcp 80, 443 \"Ingress\", etcd_client, ipip when x",

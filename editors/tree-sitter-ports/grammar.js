@@ -88,7 +88,7 @@ module.exports = grammar({
     flag_decl: $ => seq('flag', field('name', $.name), repeat(choice($.string, $.flag_default))),
     flag_default: $ => seq('=', $.bool_lit),
     option_decl: $ => seq(
-      'option', field('name', $.name), '=', $.choices,
+      'option', field('name', $.name), optional($.string), '=', $.choices,
       repeat(choice($.string, $.option_default)),
     ),
     choices: $ => sepBy1($.name, '|'),
@@ -98,14 +98,16 @@ module.exports = grammar({
 
     role_decl: $ => seq('role', field('name', $.name), optional($.string)),
     external_decl: $ => seq(
-      'external', field('name', $.name),
+      'external', field('name', $.name), optional($.string),
       optional(seq('=', $.address_list)),
       optional($.string),
     ),
-    group_decl: $ => seq('group', field('name', $.name), '=', $.members, optional($.string)),
+    group_decl: $ => seq(
+      'group', field('name', $.name), optional($.string), '=', $.members, optional($.string),
+    ),
     members: $ => sepBy1($.qualified_name, '|'),
     service_decl: $ => seq(
-      'service', field('name', $.name), '=', $._spec_head, optional($.string),
+      'service', field('name', $.name), optional($.string), '=', $._spec_head, optional($.string),
     ),
     note_decl: $ => seq(
       'note', field('label', $.note_label), $.string,

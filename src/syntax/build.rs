@@ -1,7 +1,7 @@
 //! Builds `ast` nodes from pest pairs, checking what the grammar leaves open:
 //! port ranges, addresses, escapes, protocol words, repeated modifiers.
 
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 
 use super::Rule;
 use crate::ast::*;
@@ -16,7 +16,7 @@ pub struct Builder {
 }
 
 /// The next child, which the grammar guarantees; a miss is a bug in portc, not in the user's file.
-fn next<'i>(pairs: &mut Pairs<'i, Rule>, want: Rule) -> Pair<'i, Rule> {
+fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>, want: Rule) -> Pair<'i, Rule> {
     let pair = pairs.next().unwrap_or_else(|| panic!("grammar: missing {want:?}"));
     debug_assert_eq!(pair.as_rule(), want, "grammar: expected {want:?}");
     pair
@@ -82,8 +82,13 @@ impl Builder {
             Rule::group_decl => {
                 let mut p = inner.into_inner();
                 let name = self.ident(next(&mut p, Rule::name));
-                let members = next(&mut p, Rule::members).into_inner().map(|m| self.path(m)).collect();
-                let description = p.next().map(|s| self.text(s));
+                let (mut members, mut description) = (Vec::new(), None);
+                for part in p {
+                    match part.as_rule() {
+                        Rule::members => members = part.into_inner().map(|m| self.path(m)).collect(),
+                        _ => self.description(&mut description, part),
+                    }
+                }
                 Item::Group(GroupDecl { name, members, description, span })
             }
             Rule::service_decl => self.service_decl(inner, span)?,
@@ -142,8 +147,12 @@ impl Builder {
     }
 
     fn option_decl(&mut self, pair: Pair<'_, Rule>, span: Span) -> Item {
-        let mut p = pair.into_inner();
+        let mut p = pair.into_inner().peekable();
         let name = self.ident(next(&mut p, Rule::name));
+        let mut description = None;
+        if let Some(before) = p.next_if(|part| part.as_rule() == Rule::string) {
+            self.description(&mut description, before);
+        }
         let mut choices: Vec<Ident> = Vec::new();
         for choice in next(&mut p, Rule::choices).into_inner() {
             let choice = self.ident(choice);
@@ -160,14 +169,11 @@ impl Builder {
                 choices.push(choice);
             }
         }
-        let (mut description, mut default) = (None, None);
+        let mut default = None;
         for part in p {
             let part_span = self.span(&part);
             match part.as_rule() {
-                Rule::string => {
-                    let value = self.text(part);
-                    self.once(&mut description, value, part_span, "description")
-                }
+                Rule::string => self.description(&mut description, part),
                 _ => {
                     let value = self.ident(only_child(part));
                     self.once(&mut default, value, part_span, "default")
@@ -205,15 +211,19 @@ impl Builder {
         for part in p {
             match part.as_rule() {
                 Rule::address_list => addresses = self.addresses(part),
-                _ => description = Some(self.text(part)),
+                _ => self.description(&mut description, part),
             }
         }
         Item::External(ExternalDecl { name, addresses, description, span })
     }
 
     fn service_decl(&mut self, pair: Pair<'_, Rule>, span: Span) -> Option<Item> {
-        let mut p = pair.into_inner();
+        let mut p = pair.into_inner().peekable();
         let name = self.ident(next(&mut p, Rule::name));
+        let mut description = None;
+        if let Some(before) = p.next_if(|part| part.as_rule() == Rule::string) {
+            self.description(&mut description, before);
+        }
         let head = next(&mut p, Rule::spec_head);
         let head_span = self.span(&head);
         let spec = match self.spec_head(head)? {
@@ -229,7 +239,9 @@ impl Builder {
                 return None;
             }
         };
-        let description = p.next().map(|s| self.text(s));
+        if let Some(after) = p.next() {
+            self.description(&mut description, after);
+        }
         Some(Item::Service(ServiceDecl { name, spec, description, span }))
     }
 
@@ -524,6 +536,13 @@ impl Builder {
                 self.once(&mut modifiers.description, value, span, "description")
             }
         }
+    }
+
+    /// Stores a declaration's description, which may come before or after its value, once.
+    fn description(&mut self, slot: &mut Option<Text>, part: Pair<'_, Rule>) {
+        let span = self.span(&part);
+        let value = self.text(part);
+        self.once(slot, value, span, "description");
     }
 
     /// Stores a modifier that may appear once, reporting a repeat.

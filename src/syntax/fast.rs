@@ -394,6 +394,7 @@ impl<'t> Parser<'t> {
     fn option_decl(&mut self, start: usize) -> Option<OptionDecl> {
         self.keyword("option")?;
         let name = self.ident()?;
+        let mut description = self.description_before()?;
         if !self.eat(b"=") {
             return None;
         }
@@ -405,7 +406,7 @@ impl<'t> Parser<'t> {
             }
             choices.push(choice);
         }
-        let (mut description, mut default) = (None, None);
+        let mut default = None;
         loop {
             if self.string_next() {
                 once(&mut description, self.string()?)?;
@@ -437,14 +438,29 @@ impl<'t> Parser<'t> {
     fn external_decl(&mut self, start: usize) -> Option<ExternalDecl> {
         self.keyword("external")?;
         let name = self.ident()?;
+        let mut description = self.description_before()?;
         let addresses = if self.eat(b"=") { self.addresses()? } else { Vec::new() };
-        let description = if self.string_next() { Some(self.string()?) } else { None };
+        self.description_after(&mut description)?;
         Some(ExternalDecl { name, addresses, description, span: self.span(start) })
+    }
+
+    /// A declaration's description before its value: `Some(None)` when there is none, `None` to give up.
+    fn description_before(&mut self) -> Option<Option<Text>> {
+        if self.string_next() { Some(Some(self.string()?)) } else { Some(None) }
+    }
+
+    /// A declaration's description after its value; a second description is left to pest (E0013).
+    fn description_after(&mut self, description: &mut Option<Text>) -> Option<()> {
+        if self.string_next() {
+            once(description, self.string()?)?;
+        }
+        Some(())
     }
 
     fn group_decl(&mut self, start: usize) -> Option<GroupDecl> {
         self.keyword("group")?;
         let name = self.ident()?;
+        let mut description = self.description_before()?;
         if !self.eat(b"=") {
             return None;
         }
@@ -452,18 +468,19 @@ impl<'t> Parser<'t> {
         while self.eat(b"|") {
             members.push(self.path()?);
         }
-        let description = if self.string_next() { Some(self.string()?) } else { None };
+        self.description_after(&mut description)?;
         Some(GroupDecl { name, members, description, span: self.span(start) })
     }
 
     fn service_decl(&mut self, start: usize) -> Option<ServiceDecl> {
         self.keyword("service")?;
         let name = self.ident()?;
+        let mut description = self.description_before()?;
         if !self.eat(b"=") {
             return None;
         }
         let SpecKind::Proto(spec) = self.spec_head()? else { return None };
-        let description = if self.string_next() { Some(self.string()?) } else { None };
+        self.description_after(&mut description)?;
         Some(ServiceDecl { name, spec, description, span: self.span(start) })
     }
 
