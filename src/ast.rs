@@ -8,7 +8,28 @@ pub use crate::protocol::Protocol;
 #[derive(Clone, Debug)]
 pub struct File {
     pub items: Vec<Item>,
+    /// Statements that did not parse, or that parsed with a part left out (a bad port, address
+    /// or spec), each reported: what they declare or mention is unknown, so later stages neither
+    /// report its absence nor conclude from it.
+    pub broken: Vec<Span>,
     pub span: Span,
+}
+
+/// What the syntax tree leaves out: comments and blank lines, found by `syntax::trivia`, for
+/// tools that reproduce or annotate the text (the formatter, an editor).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trivia {
+    /// In order; each from its `#` to the end of its line, without the newline.
+    pub comments: Vec<Comment>,
+    /// Lines of only white space, in order; each without its newline.
+    pub blank_lines: Vec<Span>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Comment {
+    pub span: Span,
+    /// Code comes before it on its line; otherwise it stands on a line of its own.
+    pub trailing: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -173,7 +194,17 @@ pub struct Flow {
     /// Modifiers of a block (`a -> b when x { ... }`) apply to every spec in it.
     pub modifiers: Modifiers,
     pub specs: Vec<Spec>,
+    /// How the author wrote the specs; the meaning is the same either way.
+    pub body: FlowBody,
     pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowBody {
+    /// `a -> b : spec, spec`.
+    Inline,
+    /// `a -> b { spec spec }`, with the spans of its braces.
+    Block { open: Span, close: Span },
 }
 
 #[derive(Clone, Debug)]

@@ -137,6 +137,15 @@ fn a_description_may_come_before_or_after_the_value_of_every_declaration() {
 }
 
 #[test]
+fn a_flow_keeps_whether_it_was_written_inline_or_as_a_block() {
+    assert_eq!(flow("a -> b : tcp 1").body, FlowBody::Inline);
+    let text = "a -> b [1] \"d\" # {\n  { tcp 1 }";
+    let FlowBody::Block { open, close } = flow(text).body else { panic!("not a block") };
+    assert_eq!((text.find("{ tcp").unwrap_or(0), text.len() - 1), (open.start as usize, close.start as usize));
+    assert_eq!((open.end - open.start, close.end - close.start), (1, 1));
+}
+
+#[test]
 fn inline_flow_with_several_specs() {
     let f = flow(
         "internet -> worker : tcp/udp 30000-32767 \"NodePort\", tcp 80, 443 \"Ingress\", etcd_client, ipip when x",

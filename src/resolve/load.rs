@@ -249,7 +249,7 @@ fn parse_bytes(path: String, bytes: Vec<u8>, map: &mut SourceMap, diagnostics: &
         Err(error) => {
             let file = map.add(path.clone(), error.lossy.clone());
             diagnostics.push(error.diagnostic(file));
-            (ast::File { items: Vec::new(), span: Span::new(file, 0, 0) }, Vec::new())
+            (ast::File { items: Vec::new(), broken: Vec::new(), span: Span::new(file, 0, 0) }, Vec::new())
         }
     };
     Loaded { path, stdlib_path: None, ast, flows, uses: Vec::new() }

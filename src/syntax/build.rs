@@ -333,16 +333,34 @@ impl Builder {
         next(&mut p, Rule::arrow);
         let to = self.endpoints(next(&mut p, Rule::endpoints));
         let body = p.next().expect("grammar: flow body");
-        let mut modifiers = Modifiers::default();
-        let mut specs = Vec::new();
+        let block = body.as_rule() == Rule::block_body;
+        let body_span = self.span(&body);
+        let body_text = body.as_str();
+        let (mut modifiers, mut specs) = (Modifiers::default(), Vec::new());
+        // The `{` of a block follows its modifiers, with only white space and comments between.
+        let mut before_open = body_span.start as usize;
         for part in body.into_inner() {
             match part.as_rule() {
-                Rule::modifier => self.modifier(&mut modifiers, part),
+                Rule::modifier => {
+                    before_open = self.span(&part).end as usize;
+                    self.modifier(&mut modifiers, part)
+                }
                 _ => specs.extend(self.spec(part)),
             }
         }
+        let body = if block {
+            let after_modifiers = body_text.get(before_open - body_span.start as usize..).unwrap_or_default();
+            let open = before_open + super::scan::leading_trivia(after_modifiers);
+            let close = (body_span.end as usize).saturating_sub(1);
+            FlowBody::Block {
+                open: Span::new(self.file, open, open + 1),
+                close: Span::new(self.file, close, close + 1),
+            }
+        } else {
+            FlowBody::Inline
+        };
         self.check_self(&from, &to);
-        Flow { from, to, modifiers, specs, span }
+        Flow { from, to, modifiers, specs, body, span }
     }
 
     /// `self` stands alone, on the right of the arrow.

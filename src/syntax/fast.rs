@@ -547,25 +547,28 @@ impl<'t> Parser<'t> {
         }
         let mut modifiers = Modifiers::default();
         let mut specs = self.list();
-        if self.eat(b":") {
+        let body = if self.eat(b":") {
             let spec = self.spec()?;
             self.push(&mut specs, spec);
             while self.eat(b",") {
                 let spec = self.spec()?;
                 self.push(&mut specs, spec);
             }
+            FlowBody::Inline
         } else {
             self.modifiers(&mut modifiers)?;
             if !self.eat(b"{") {
                 return None;
             }
+            let open = self.span(self.last - 1);
             while !self.eat(b"}") {
                 let spec = self.spec()?;
                 self.push(&mut specs, spec);
                 self.eat(b",");
             }
-        }
-        Some(Flow { from, to, modifiers, specs, span: self.span(start) })
+            FlowBody::Block { open, close: self.span(self.last - 1) }
+        };
+        Some(Flow { from, to, modifiers, specs, body, span: self.span(start) })
     }
 
     /// The endpoints, whether one is `self`, and how many there are.

@@ -69,6 +69,18 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     (parsed.file, parsed.diagnostics)
 }
 
+/// The comments and blank lines of a file, which `parse` leaves out: together with the syntax
+/// tree's spans they give back the text's layout, for the formatter and other tools.
+pub fn trivia(file: FileId, text: &str) -> ast::Trivia {
+    scan::trivia(file, text)
+}
+
+/// The words (names, numbers) in the code of `text`, outside strings and comments; for the
+/// names a broken statement (`ast::File::broken`) may declare or mention.
+pub fn code_words(text: &str) -> impl Iterator<Item = &str> {
+    scan::code_words(text)
+}
+
 /// `parse` with pest alone, without the hand-written parser for well-formed statements
 /// (`fast.rs`); the tests compare the two.
 #[doc(hidden)]
@@ -131,7 +143,7 @@ struct Statements {
 /// and with pest when that gives up.
 fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
     let mut out = Statements {
-        file: ast::File { items: Vec::new(), span: Span::new(file, 0, text.len()) },
+        file: ast::File { items: Vec::new(), broken: Vec::new(), span: Span::new(file, 0, text.len()) },
         deferred: Vec::new(),
         diagnostics: Vec::new(),
         fast: 0,
@@ -176,6 +188,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
             && deep < end
         {
             out.diagnostics.push(error::too_deep(file, deep));
+            out.file.broken.push(Span::new(file, start, end));
             while too_deep.next_if(|&&d| d < end).is_some() {}
             offset = end;
             continue;
@@ -196,6 +209,9 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
                 if let Some(item) = builder.statement(statement) {
                     keep(&mut out, item, start);
                 }
+                if builder.diagnostics.iter().any(Diagnostic::is_error) {
+                    out.file.broken.push(span);
+                }
                 out.diagnostics.append(&mut builder.diagnostics);
                 previous = Some(span);
                 offset = (span.end as usize).max(start + 1);
@@ -207,6 +223,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
                 }
                 out.diagnostics.push(diagnostic);
                 offset = scan::next_statement(text, start, at);
+                out.file.broken.push(Span::new(file, start, offset));
             }
         }
     }

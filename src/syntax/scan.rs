@@ -1,5 +1,9 @@
 //! Cheap scans of raw text that run before and between pest calls: statement starts for
-//! error recovery, and parenthesis depth.
+//! error recovery, and parenthesis depth; and the trivia (comments, blank lines) that the
+//! syntax tree leaves out.
+
+use crate::ast::{Comment, Trivia};
+use crate::span::{FileId, Span};
 
 /// Tracks whether a byte is inside a string or a comment, so the scans below see only code.
 /// Strings and comments end at the end of their line.
@@ -116,6 +120,53 @@ fn too_deep_reference(text: &str, limit: usize) -> Vec<usize> {
         }
     }
     found
+}
+
+/// The comments and blank lines of a file: what the syntax tree leaves out.
+/// A lexical scan that knows strings and comments only, as `CodeBytes` does: a `#` in a string
+/// starts no comment, and both end at the end of their line.
+pub fn trivia(file: FileId, text: &str) -> Trivia {
+    let mut trivia = Trivia::default();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let mut code = CodeBytes::default();
+        let hash = body.bytes().position(|b| code.feed(b).is_none() && b == b'#' && code.in_comment);
+        match hash {
+            Some(at) => {
+                let trailing = body.get(..at).is_some_and(|before| !before.trim().is_empty());
+                let span = Span::new(file, line_start + at, line_start + body.len());
+                trivia.comments.push(Comment { span, trailing });
+            }
+            None if body.trim().is_empty() && !line.is_empty() && line.ends_with('\n') => {
+                trivia.blank_lines.push(Span::new(file, line_start, line_start + body.len()));
+            }
+            None => {}
+        }
+        line_start += line.len();
+    }
+    trivia
+}
+
+/// The words of a statement's code, outside strings and comments: the names it may declare or
+/// mention, and the digits of its note labels and ports.
+pub fn code_words(text: &str) -> impl Iterator<Item = &str> {
+    let mut code = CodeBytes::default();
+    let mask: Vec<bool> =
+        text.bytes().map(|b| code.feed(b).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')).collect();
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, &word_byte) in mask.iter().chain(std::iter::once(&false)).enumerate() {
+        match (word_byte, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                words.extend(text.get(s..i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    words.into_iter()
 }
 
 /// Bytes of white space and comments at the start of `text`.
@@ -238,6 +289,27 @@ mod tests {
                 assert_eq!(too_deep(&text, limit), too_deep_reference(&text, limit), "{text:?} at {limit}");
             }
         }
+    }
+
+    #[test]
+    fn trivia_are_the_comments_and_blank_lines_outside_strings() {
+        let text = "# head\n\nrole a \"x # y\" # trailing\n  \t\nrole b\n#last";
+        let trivia = trivia(FileId(0), text);
+        let comments: Vec<(&str, bool)> = trivia
+            .comments
+            .iter()
+            .map(|c| (text.get(c.span.start as usize..c.span.end as usize).unwrap_or_default(), c.trailing))
+            .collect();
+        assert_eq!(comments, [("# head", false), ("# trailing", true), ("#last", false)]);
+        let blanks: Vec<&str> =
+            trivia.blank_lines.iter().map(|b| text.get(b.start as usize..b.end as usize).unwrap_or("?")).collect();
+        assert_eq!(blanks, ["", "  \t"]);
+    }
+
+    #[test]
+    fn code_words_skip_strings_and_comments() {
+        let words: Vec<&str> = code_words("a -> k8s.b : tcp 80 [3] \"not words\" # nor these\nrol c").collect();
+        assert_eq!(words, ["a", "k8s", "b", "tcp", "80", "3", "rol", "c"]);
     }
 
     #[test]
