@@ -5,6 +5,7 @@
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub mod analysis;
 pub mod ast;
 pub mod check;
 pub mod diag;
@@ -216,18 +217,25 @@ pub fn check_program(
     let mut sources = SourceMap::default();
     let overrides: String = settings.iter().map(|s| setting_statement(s)).collect();
     let (program, mut diagnostics) = resolve::resolve(root, loader, &overrides, &mut sources)?;
-    let mut checked = None;
-    if !diagnostics.iter().any(Diagnostic::is_error) {
-        let (graph, mut found) = graph::build(program);
-        diagnostics.append(&mut found);
-        if !diagnostics.iter().any(Diagnostic::is_error) {
-            let (result, mut found) = check::check(graph);
-            diagnostics.append(&mut found);
-            checked = Some(result);
-        }
-    }
+    let checked = check_resolved(program, &mut diagnostics);
     diag::sort(&mut diagnostics);
     Ok((Outcome { sources, diagnostics, output: None, documents: Vec::new() }, checked))
+}
+
+/// The stages after `resolve`, adding what they report to `diagnostics`: the checked program, or
+/// `None` when a stage reported an error.
+fn check_resolved(program: hir::Program, diagnostics: &mut Vec<Diagnostic>) -> Option<check::Checked> {
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let (graph, mut found) = graph::build(program);
+    diagnostics.append(&mut found);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    let (result, mut found) = check::check(graph);
+    diagnostics.append(&mut found);
+    Some(result)
 }
 
 /// `name=value` as a `set` statement of the command-line pseudo-file.

@@ -40,6 +40,14 @@ impl Resolver<'_> {
                     _ => debug_assert!(false, "invariant: a deferred flow parses again"),
                 }
             }
+            // Flows kept whole (`Flows::Kept`) stay with their module; the program takes copies.
+            for item in &loaded.ast.items {
+                match item {
+                    Item::Flow(flow) => self.flow(module, flow.clone(), &members, false),
+                    Item::Never(flow) => self.flow(module, flow.clone(), &members, true),
+                    _ => {}
+                }
+            }
         }
         self.apply_settings(overrides);
         self.apply_binds();
@@ -292,7 +300,11 @@ impl Resolver<'_> {
         let mut ids = Vec::with_capacity(labels.len());
         for label in labels {
             match self.notes.get(module).and_then(|n| n.get(&label.label)) {
-                Some(&id) => ids.push(id),
+                Some(&id) => {
+                    ids.push(id);
+                    let definition = self.note_decls.get(id.index()).map_or(label.span, |n| n.label.span);
+                    self.record(label.span, super::Symbol::Note(id), definition);
+                }
                 None => {
                     let defined: Vec<String> =
                         self.notes.get(module).map(|n| n.keys().cloned().collect()).unwrap_or_default();

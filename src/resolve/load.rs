@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::{LoadError, Root, RootError, SourceLoader};
 use crate::ast::{self, Item, UseTarget};
 use crate::diag::{Code, Diagnostic, SourceMap};
-use crate::span::Span;
+use crate::span::{FileId, Span};
 use crate::{stdlib, syntax};
 
 /// A parsed module and the modules it uses.
@@ -15,10 +15,10 @@ pub struct Loaded {
     pub path: String,
     /// For stdlib modules, the path under stdlib/ (to resolve relative `use`s inside the stdlib).
     pub stdlib_path: Option<String>,
-    /// Every item but the flows and `never`s, which `flows` locates.
+    /// Every item; but the flows and `never`s when they are deferred (`Flows`).
     pub ast: ast::File,
-    /// Where each flow and `never` statement starts, in order: they are parsed again one at a time
-    /// when they are resolved (`syntax::parse_deferring_flows` says why).
+    /// When flows are deferred, where each flow and `never` statement starts, in order: they are
+    /// parsed again one at a time when they are resolved (`syntax::parse_deferring_flows` says why).
     pub flows: Vec<u32>,
     pub uses: Vec<Use>,
 }
@@ -32,14 +32,24 @@ pub struct Use {
     pub cyclic: bool,
 }
 
+/// How a module's flows are parsed when it is loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flows {
+    /// Only where each starts (`Loaded::flows`); the resolver parses each again, one at a time.
+    Deferred,
+    /// Whole, in `Loaded::ast` with the other items, for tools that look at every statement.
+    Kept,
+}
+
 /// Loads every module reachable from the root. Index 0 is the root.
 pub fn load_all(
     root: &Root,
     loader: &dyn SourceLoader,
     map: &mut SourceMap,
     diagnostics: &mut Vec<Diagnostic>,
+    flows: Flows,
 ) -> Result<Vec<Loaded>, RootError> {
-    let root = load_root(root, loader, map, diagnostics)?;
+    let root = load_root(root, loader, map, diagnostics, flows)?;
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     index.insert(key_of(&root, loader), 0);
     let mut modules = vec![root];
@@ -61,7 +71,7 @@ pub fn load_all(
             let target = match index.get(&key) {
                 Some(&target) => target,
                 None => {
-                    let Some(module) = fetch(request, &decl, loader, map, diagnostics) else {
+                    let Some(module) = fetch(request, &decl, loader, map, diagnostics, flows) else {
                         continue;
                     };
                     modules.push(module);
@@ -99,10 +109,11 @@ fn load_root(
     loader: &dyn SourceLoader,
     map: &mut SourceMap,
     diagnostics: &mut Vec<Diagnostic>,
+    flows: Flows,
 ) -> Result<Loaded, RootError> {
     match root {
         Root::Module(name) => match stdlib::get(name) {
-            Some(module) => Ok(parse_stdlib(module, map, diagnostics)),
+            Some(module) => Ok(parse_stdlib(module, map, diagnostics, flows)),
             None => {
                 let hint = crate::diag::suggest(name, stdlib::modules().map(|m| m.name))
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -111,7 +122,7 @@ fn load_root(
             }
         },
         Root::File(path) => match read(loader, path) {
-            Ok(bytes) => Ok(parse_bytes(path.clone(), bytes, map, diagnostics)),
+            Ok(bytes) => Ok(parse_bytes(path.clone(), bytes, map, diagnostics, flows)),
             Err(LoadError::NotFound) => Err(RootError(format!("cannot read `{path}`: no such file"))),
             Err(LoadError::IsDirectory) => Err(RootError(format!("cannot read `{path}`: it is a directory"))),
             Err(LoadError::Other(why)) => Err(RootError(format!("cannot read `{path}`: {why}"))),
@@ -187,9 +198,10 @@ fn fetch(
     loader: &dyn SourceLoader,
     map: &mut SourceMap,
     diagnostics: &mut Vec<Diagnostic>,
+    flows: Flows,
 ) -> Option<Loaded> {
     let path = match request {
-        Request::Stdlib(module) => return Some(parse_stdlib(module, map, diagnostics)),
+        Request::Stdlib(module) => return Some(parse_stdlib(module, map, diagnostics, flows)),
         Request::File(path) => path,
     };
     let (span, written) = match &decl.target {
@@ -197,7 +209,7 @@ fn fetch(
         UseTarget::Stdlib(p) => (p.span, p.text()),
     };
     let error = match read(loader, &path) {
-        Ok(bytes) => return Some(parse_bytes(path, bytes, map, diagnostics)),
+        Ok(bytes) => return Some(parse_bytes(path, bytes, map, diagnostics, flows)),
         Err(error) => error,
     };
     let d = match error {
@@ -225,26 +237,34 @@ fn not_found(text: &ast::Text, resolved: &str) -> Diagnostic {
         .with_note(format!("looked for `{resolved}`; paths are relative to the file that has the `use`"))
 }
 
-fn parse_stdlib(module: stdlib::StdModule, map: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Loaded {
+fn parse_stdlib(
+    module: stdlib::StdModule,
+    map: &mut SourceMap,
+    diagnostics: &mut Vec<Diagnostic>,
+    flows: Flows,
+) -> Loaded {
     let file = map.add(module.display_path(), module.text);
-    let mut parsed = syntax::parse_deferring_flows(file, module.text);
-    diagnostics.append(&mut parsed.diagnostics);
+    let (ast, starts) = parse(file, module.text, diagnostics, flows);
     Loaded {
         path: module.display_path(),
         stdlib_path: Some(module.relative.to_string()),
-        ast: parsed.file,
-        flows: parsed.flows,
+        ast,
+        flows: starts,
         uses: Vec::new(),
     }
 }
 
-fn parse_bytes(path: String, bytes: Vec<u8>, map: &mut SourceMap, diagnostics: &mut Vec<Diagnostic>) -> Loaded {
+fn parse_bytes(
+    path: String,
+    bytes: Vec<u8>,
+    map: &mut SourceMap,
+    diagnostics: &mut Vec<Diagnostic>,
+    flows: Flows,
+) -> Loaded {
     let (ast, flows) = match syntax::decode(bytes) {
         Ok(text) => {
             let file = map.add(path.clone(), text);
-            let mut parsed = syntax::parse_deferring_flows(file, map.text(file));
-            diagnostics.append(&mut parsed.diagnostics);
-            (parsed.file, parsed.flows)
+            parse(file, map.text(file), diagnostics, flows)
         }
         Err(error) => {
             let file = map.add(path.clone(), error.lossy.clone());
@@ -253,6 +273,22 @@ fn parse_bytes(path: String, bytes: Vec<u8>, map: &mut SourceMap, diagnostics: &
         }
     };
     Loaded { path, stdlib_path: None, ast, flows, uses: Vec::new() }
+}
+
+/// A module's syntax tree and, when flows are deferred, where each flow starts.
+fn parse(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>, flows: Flows) -> (ast::File, Vec<u32>) {
+    match flows {
+        Flows::Deferred => {
+            let mut parsed = syntax::parse_deferring_flows(file, text);
+            diagnostics.append(&mut parsed.diagnostics);
+            (parsed.file, parsed.flows)
+        }
+        Flows::Kept => {
+            let (parsed, mut found) = syntax::parse(file, text);
+            diagnostics.append(&mut found);
+            (parsed, Vec::new())
+        }
+    }
 }
 
 /// Joins a relative path to the directory of `base`, lexically (no file system access).

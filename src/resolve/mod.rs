@@ -5,6 +5,7 @@
 
 mod items;
 mod load;
+mod references;
 mod scope;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,10 @@ use rustc_hash::FxHashMap;
 use crate::ast;
 use crate::diag::{Diagnostic, SourceMap};
 use crate::hir::{self, Program};
+use crate::span::Span;
+
+pub use load::Flows;
+pub use references::{Reference, References, Symbol};
 
 /// Reads source files for `use "./file.ports"` and for the root file.
 pub trait SourceLoader {
@@ -67,27 +72,75 @@ pub struct Parsed {
 
 /// Loads and parses the root and every module it uses, transitively.
 pub fn load(root: &Root, loader: &dyn SourceLoader, map: &mut SourceMap) -> Result<Parsed, RootError> {
+    load_with(root, loader, map, Flows::Deferred)
+}
+
+/// `load`, choosing how flows are parsed: `Flows::Kept` keeps every module's whole syntax tree,
+/// which tools read.
+pub fn load_with(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    map: &mut SourceMap,
+    flows: Flows,
+) -> Result<Parsed, RootError> {
     let mut diagnostics = Vec::new();
-    let modules = load::load_all(root, loader, map, &mut diagnostics)?;
+    let modules = load::load_all(root, loader, map, &mut diagnostics, flows)?;
     Ok(Parsed { modules, diagnostics })
+}
+
+impl Parsed {
+    /// Each module's display path and syntax tree, the root first.
+    pub fn modules(&self) -> impl Iterator<Item = (&str, &ast::File)> {
+        self.modules.iter().map(|m| (m.path.as_str(), &m.ast))
+    }
+
+    /// `modules`, owned.
+    pub fn into_modules(self) -> impl Iterator<Item = (String, ast::File)> {
+        self.modules.into_iter().map(|m| (m.path, m.ast))
+    }
 }
 
 /// Resolves a loaded program: the second half of `resolve`.
 pub fn resolve_parsed(parsed: Parsed, overrides: &str, map: &mut SourceMap) -> (Program, Vec<Diagnostic>) {
-    let Parsed { modules, mut diagnostics } = parsed;
-    let override_file = map.add("<command line>", overrides);
-    let (overrides, mut found) = crate::syntax::parse_settings(override_file, map.text(override_file));
-    diagnostics.append(&mut found);
-    let mut resolver = Resolver::new(&modules, map);
-    resolver.diagnostics = diagnostics;
-    resolver.collect_declarations();
-    resolver.build_scopes();
-    resolver.resolve_items(&overrides);
+    let Parsed { modules, diagnostics } = parsed;
+    let resolver = resolve_modules(&modules, diagnostics, overrides, map, false);
     (resolver.program, resolver.diagnostics)
 }
 
+/// `resolve_parsed` for tools: the program, and every name of it with its definition.
+pub fn resolve_recording(
+    parsed: &Parsed,
+    overrides: &str,
+    map: &mut SourceMap,
+) -> (Program, References, Vec<Diagnostic>) {
+    let resolver = resolve_modules(&parsed.modules, parsed.diagnostics.clone(), overrides, map, true);
+    let references = References::new(resolver.references.unwrap_or_default());
+    (resolver.program, references, resolver.diagnostics)
+}
+
+fn resolve_modules<'a>(
+    modules: &'a [load::Loaded],
+    mut diagnostics: Vec<Diagnostic>,
+    overrides: &str,
+    map: &'a mut SourceMap,
+    record: bool,
+) -> Resolver<'a> {
+    let override_file = map.add("<command line>", overrides);
+    let (overrides, mut found) = crate::syntax::parse_settings(override_file, map.text(override_file));
+    diagnostics.append(&mut found);
+    let mut resolver = Resolver::new(modules, map);
+    resolver.diagnostics = diagnostics;
+    if record {
+        resolver.references = Some(Vec::new());
+    }
+    resolver.collect_declarations();
+    resolver.build_scopes();
+    resolver.resolve_items(&overrides);
+    resolver
+}
+
 /// What a name in scope refers to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Def {
     Node(hir::NodeId),
     Group(usize),
@@ -130,6 +183,8 @@ struct Resolver<'a> {
     visible: Vec<FxHashMap<String, scope::Entry>>,
     /// Per module: qualifier -> the modules it names.
     qualifiers: Vec<BTreeMap<String, Vec<usize>>>,
+    /// Every name and its definition, when a tool asked for them.
+    references: Option<Vec<Reference>>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -151,7 +206,15 @@ impl<'a> Resolver<'a> {
             own: vec![BTreeMap::new(); n],
             visible: vec![FxHashMap::default(); n],
             qualifiers: vec![BTreeMap::new(); n],
+            references: None,
             diagnostics: Vec::new(),
+        }
+    }
+
+    /// Records a name and its definition, when references are asked for.
+    fn record(&mut self, span: Span, symbol: Symbol, definition: Span) {
+        if let Some(references) = &mut self.references {
+            references.push(Reference { span, symbol, definition, is_declaration: span == definition });
         }
     }
 }

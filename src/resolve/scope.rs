@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::{Def, Resolver};
+use super::{Def, Resolver, Symbol};
 use crate::ast::{self, Item, UseTarget};
 use crate::diag::{Code, Diagnostic};
 use crate::hir::{self, next_id};
@@ -221,6 +221,7 @@ impl Resolver<'_> {
         }
         let id = hir::NoteId(next_id(self.note_decls.len()));
         notes.insert(note.label.label.clone(), id);
+        self.record(note.label.span, Symbol::Note(id), note.label.span);
         self.note_decls.push(note.clone());
         self.note_modules.push(module);
     }
@@ -242,6 +243,7 @@ impl Resolver<'_> {
             return;
         }
         own.insert(name.name.clone(), Binding { def, span: name.span });
+        self.record(name.span, Symbol::Name(def), name.span);
     }
 
     /// Builds what each module sees: its own names, then what its glob `use`s export.
@@ -362,15 +364,22 @@ impl Resolver<'_> {
                 return None;
             }
         };
+        if scope != module {
+            self.record_qualifier(path, scope);
+        }
         // The usual case, a name with one declaration of the wanted kind, without copying anything.
-        if let Some(Entry::One(b)) = self.visible.get(scope).and_then(|v| v.get(name))
+        if let Some(&Entry::One(b)) = self.visible.get(scope).and_then(|v| v.get(name))
             && want.accepts(b.def)
         {
+            self.record_name(path, b);
             return Some(b.def);
         }
         let entry = self.visible.get(scope).and_then(|v| v.get(name)).cloned();
         match entry {
-            Some(Entry::One(b)) if want.accepts(b.def) => Some(b.def),
+            Some(Entry::One(b)) if want.accepts(b.def) => {
+                self.record_name(path, b);
+                Some(b.def)
+            }
             Some(Entry::One(b)) => {
                 self.wrong_kind(path, b, want);
                 None
@@ -424,6 +433,22 @@ impl Resolver<'_> {
                 None
             }
         }
+    }
+
+    /// Records the last segment of a name that resolved to `binding`.
+    fn record_name(&mut self, path: &ast::Path, binding: Binding) {
+        if let Some(last) = path.segments.last() {
+            self.record(last.span, Symbol::Name(binding.def), binding.span);
+        }
+    }
+
+    /// Records the qualifier of a qualified name (`k8s` in `k8s.worker`) as a reference to its module.
+    fn record_qualifier(&mut self, path: &ast::Path, module: usize) {
+        let Some((_, qualifier)) = path.segments.split_last() else { return };
+        let (Some(first), Some(last)) = (qualifier.first(), qualifier.last()) else { return };
+        let Some(file) = self.modules.get(module).map(|m| m.ast.span.file) else { return };
+        let start = Span { file, start: 0, end: 0 };
+        self.record(first.span.to(last.span), Symbol::Module(hir::ModuleId(next_id(module))), start);
     }
 
     fn wrong_kind(&mut self, path: &ast::Path, found: Binding, want: Want) {
