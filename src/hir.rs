@@ -45,6 +45,30 @@ pub struct Program {
     /// The root module binds a role or external: it describes a site, whose flows need
     /// addresses or selectors, rather than a vocabulary or a vendor table.
     pub site: bool,
+    /// What resolve left out because of errors, so that no check concludes from its absence.
+    pub gaps: Gaps,
+}
+
+/// What the program lacks because statements had errors: those are reported, and everything
+/// else is still checked, but nothing is concluded from what is missing (ARCHITECTURE.md,
+/// "Partial results").
+#[derive(Clone, Debug, Default)]
+pub struct Gaps {
+    /// The words (names, note labels) of statements left out or cut short, and the names that
+    /// misspelt names were most likely meant as: what is missing may mention these.
+    pub mentioned: std::collections::BTreeSet<String>,
+    /// A `set` (in a file or on the command line) was left out: configurations it would rule out
+    /// are still open, so nothing is claimed to happen in some configuration, nor a param unset.
+    pub settings: bool,
+    /// A flow was left out, or a statement that may have been one.
+    pub flows: bool,
+}
+
+impl Gaps {
+    /// Whether something left out may mention `name` (a role, param or note label).
+    pub fn mentions(&self, name: &str) -> bool {
+        self.mentioned.contains(name)
+    }
 }
 
 #[derive(Clone, Debug)]

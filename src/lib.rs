@@ -58,8 +58,9 @@ impl Outcome {
     }
 }
 
-/// Compiles the program rooted at `root`. Later stages run only on error-free input, so one mistake
-/// is not reported again by every stage after it; output is produced only when nothing is an error.
+/// Compiles the program rooted at `root`. A statement with an error is reported and left out, and
+/// the rest is checked, without reporting what follows from the error; output is produced only
+/// when nothing is an error.
 pub fn compile(root: &Root, loader: &dyn SourceLoader, options: &Options) -> Result<Outcome, RootError> {
     compile_keeping(root, loader, options).map(|(outcome, _)| outcome)
 }
@@ -223,19 +224,14 @@ pub fn check_program(
 }
 
 /// The stages after `resolve`, adding what they report to `diagnostics`: the checked program, or
-/// `None` when a stage reported an error.
+/// `None` when any stage reported an error. They run on what resolved even after errors, which
+/// resolve left out quietly (ARCHITECTURE.md, "Partial results").
 fn check_resolved(program: hir::Program, diagnostics: &mut Vec<Diagnostic>) -> Option<check::Checked> {
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return None;
-    }
     let (graph, mut found) = graph::build(program);
     diagnostics.append(&mut found);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return None;
-    }
     let (result, mut found) = check::check(graph);
     diagnostics.append(&mut found);
-    Some(result)
+    (!diagnostics.iter().any(Diagnostic::is_error)).then_some(result)
 }
 
 /// `name=value` as a `set` statement of the command-line pseudo-file.

@@ -18,6 +18,10 @@ const BGP: u16 = 179;
 /// traffic: an overlay (UDP: VXLAN, Geneve, WireGuard), IP-in-IP, GRE, ESP, or BGP for routes.
 pub fn pod_network(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
     let program = &graph.program;
+    // It concludes from the absence of flows, and an error left one out.
+    if program.gaps.flows {
+        return;
+    }
     let Some(pods) = cluster_node(program, "pod_cidr") else { return };
     let possible = |e: &&Edge| e.open != Cond::Const(false);
     // Hosts, not workloads: a role bound to pods is a pod, however the pods reach it.
@@ -103,6 +107,9 @@ pub fn unbound_endpoints(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
     }
     let unbound =
         |id: NodeId| program.nodes.get(id.index()).is_some_and(|n| n.addresses.is_empty() && n.selector.is_none());
+    // A `bind` left out by an error may bind it.
+    let unbound =
+        |id: NodeId| unbound(id) && program.nodes.get(id.index()).is_some_and(|n| !program.gaps.mentions(&n.name));
     let mut first_use: std::collections::BTreeMap<NodeId, crate::hir::FlowId> = std::collections::BTreeMap::new();
     // A flow's source is what every target must name (a host firewall the peer's addresses, a
     // policy its selector or addresses); its destination is the host or pod the rule is for.
@@ -161,7 +168,9 @@ pub fn family_mismatches(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
         let (Some(from), Some(to)) = (program.nodes.get(edge.from.index()), program.nodes.get(edge.to.index())) else {
             continue;
         };
-        if from.addresses.is_empty() || to.addresses.is_empty() {
+        // An address left out by an error may be of the missing family.
+        let gap = |n: &crate::hir::Node| program.gaps.mentions(&n.name);
+        if from.addresses.is_empty() || to.addresses.is_empty() || gap(from) || gap(to) {
             continue;
         }
         let ((f4, f6), (t4, t6)) = (families(from), families(to));

@@ -97,7 +97,8 @@ pub fn reachability(graph: &FlowGraph, solver: &mut Solver<'_>, out: &mut Vec<Di
     let in_nevers: BTreeSet<usize> = graph.nevers.iter().flat_map(|e| [e.from.index(), e.to.index()]).collect();
     let seen = touched(graph, solver);
     for (index, node) in program.nodes.iter().enumerate() {
-        if node.module != ROOT {
+        // A flow left out by an error may mention it.
+        if node.module != ROOT || program.gaps.mentions(&node.name) {
             continue;
         }
         let Some(&Seen { incoming, outgoing, reached }) = seen.get(index) else { continue };
@@ -170,7 +171,7 @@ pub fn declarations(graph: &FlowGraph, out: &mut Vec<Diagnostic>) {
     let used: BTreeSet<usize> =
         program.flows.iter().chain(&program.nevers).flat_map(|f| f.notes.iter().map(|n| n.index())).collect();
     for (index, note) in program.notes.iter().enumerate() {
-        if note.module == ROOT && !used.contains(&index) {
+        if note.module == ROOT && !used.contains(&index) && !program.gaps.mentions(&note.label) {
             out.push(
                 Diagnostic::new(
                     Code::UnusedNote,

@@ -74,13 +74,37 @@ impl Edge {
 }
 
 /// Expands every flow, reporting params that a flow needs but nothing sets.
-pub fn build(program: Program) -> (FlowGraph, Vec<Diagnostic>) {
+pub fn build(mut program: Program) -> (FlowGraph, Vec<Diagnostic>) {
     let mut unset: BTreeMap<ParamId, Vec<Span>> = BTreeMap::new();
     let mut shared = FxHashMap::default();
     let edges = expand(&program, &program.flows, &mut unset, &mut shared);
     let nevers = expand(&program, &program.nevers, &mut unset, &mut shared);
     drop(shared);
-    let diagnostics = unset.into_iter().map(|(param, uses)| unset_param(&program, param, &uses)).collect();
+    // A param may be set by a `set` that was left out, or declared with a default that was.
+    let gaps = &program.gaps;
+    let named = |param: &ParamId| program.params.get(param.index()).is_some_and(|p| gaps.mentions(&p.name));
+    let diagnostics = unset
+        .iter()
+        .filter(|(param, _)| !gaps.settings && !named(param))
+        .map(|(param, uses)| unset_param(&program, *param, uses))
+        .collect();
+    // A flow without its param's port has fewer edges than it says: what it mentions is not
+    // unused for that.
+    let lacking: std::collections::BTreeSet<Span> = unset.into_values().flatten().collect();
+    let mentioned: Vec<String> = program
+        .flows
+        .iter()
+        .chain(&program.nevers)
+        .filter(|f| lacking.contains(&f.span))
+        .flat_map(|f| {
+            let to = match &f.to {
+                Target::Nodes(to) => to.as_slice(),
+                Target::Local => &[],
+            };
+            f.from.iter().chain(to).filter_map(|n| program.nodes.get(n.index())).map(|n| n.name.clone())
+        })
+        .collect();
+    program.gaps.mentioned.extend(mentioned);
     let mut graph = DiGraph::with_capacity(program.nodes.len(), edges.len());
     for index in 0..program.nodes.len() {
         graph.add_node(NodeId(crate::hir::next_id(index)));

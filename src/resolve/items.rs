@@ -53,10 +53,20 @@ impl Resolver<'_> {
         self.apply_binds();
     }
 
+    /// Every note's condition. A note whose condition has an error is left out: flows that
+    /// reference it are left out quietly (`note_refs`).
     fn resolve_notes(&mut self) {
         for (index, note) in self.note_decls.clone().iter().enumerate() {
             let module = self.note_modules.get(index).copied().unwrap_or(0);
-            let when = note.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+            let (when, broken) = match note.when.as_ref().map(|expr| self.cond(module, expr)) {
+                None => (Cond::Const(true), false),
+                Some(Some(when)) => (when, false),
+                Some(None) => {
+                    self.left_out(note.span);
+                    (Cond::Const(true), true)
+                }
+            };
+            self.broken_notes.push(broken);
             let when = self.shared(when);
             self.program.notes.push(hir::Note {
                 label: note.label.label.clone(),
@@ -69,17 +79,54 @@ impl Resolver<'_> {
         }
     }
 
-    /// Every group's member roles, sorted; cycles are reported and cut.
+    /// Every group's member roles, sorted; cycles are reported and cut. A group with an error
+    /// (an unknown member, a cycle, or a member group with an error) is left out: its uses are
+    /// left out quietly (`endpoints`).
     fn expand_groups(&mut self) -> Vec<Vec<NodeId>> {
+        self.broken_groups = vec![false; self.groups.len()];
         let defs: Vec<Vec<(Def, Span)>> = (0..self.groups.len())
             .map(|g| {
                 let (module, paths) = match self.groups.get(g) {
                     Some(group) => (group.module, group.decl.members.clone()),
                     None => return Vec::new(),
                 };
-                paths.iter().filter_map(|p| self.lookup(module, p, Want::Endpoint).map(|d| (d, p.span))).collect()
+                let found: Vec<(Def, Span)> =
+                    paths.iter().filter_map(|p| self.lookup(module, p, Want::Endpoint).map(|d| (d, p.span))).collect();
+                if found.len() != paths.len()
+                    && let Some(broken) = self.broken_groups.get_mut(g)
+                {
+                    *broken = true;
+                }
+                found
             })
             .collect();
+        let members = self.expand(&defs);
+        // A group that contains a broken group lacks its members too.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (g, defs) in defs.iter().enumerate() {
+                let inner_broken = defs
+                    .iter()
+                    .any(|(d, _)| matches!(d, Def::Group(inner) if self.broken_groups.get(*inner) == Some(&true)));
+                if inner_broken && let Some(broken @ false) = self.broken_groups.get_mut(g) {
+                    *broken = true;
+                    changed = true;
+                }
+            }
+        }
+        for g in 0..self.groups.len() {
+            if self.broken_groups.get(g) == Some(&true)
+                && let Some(span) = self.groups.get(g).map(|group| group.decl.span)
+            {
+                self.left_out(span);
+            }
+        }
+        members
+    }
+
+    /// The expansion of `expand_groups`: each group's roles and externals, depth first.
+    fn expand(&mut self, defs: &[Vec<(Def, Span)>]) -> Vec<Vec<NodeId>> {
         #[derive(Clone, Copy, PartialEq)]
         enum State {
             New,
@@ -134,6 +181,11 @@ impl Resolver<'_> {
                         Some(State::Open) => {
                             let chain: Vec<usize> = stack.iter().map(|(g, _)| *g).skip_while(|g| *g != inner).collect();
                             self.group_cycle(&chain, span);
+                            for g in chain {
+                                if let Some(broken) = self.broken_groups.get_mut(g) {
+                                    *broken = true;
+                                }
+                            }
                         }
                         _ => {
                             let done = members.get(inner).cloned().unwrap_or_default();
@@ -168,7 +220,8 @@ impl Resolver<'_> {
     }
 
     /// One `hir::Flow` per spec of the statement, added to the program's flows or, for a `never`,
-    /// its invariants.
+    /// its invariants. A spec with an error is left out, and so is every spec when the error is
+    /// in the endpoints or the block's modifiers.
     /// Takes the flow's syntax tree, to move its descriptions into the program.
     fn flow(&mut self, module: usize, flow: ast::Flow, members: &[Vec<NodeId>], never: bool) {
         let from = self.endpoints(module, &flow.from, members);
@@ -176,29 +229,33 @@ impl Resolver<'_> {
             [ast::Endpoint::SelfNode(_)] => Some(hir::Target::Local),
             endpoints => self.endpoints(module, endpoints, members).map(hir::Target::Nodes),
         };
-        let block_when = flow.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
+        let block_when = self.when(module, flow.modifiers.when.as_ref());
         let block_notes = self.note_refs(module, &flow.modifiers.notes);
+        let mut left_out = false;
         for spec in flow.specs {
-            let when = spec.modifiers.when.as_ref().map_or(Cond::Const(true), |e| self.cond(module, e));
-            let mut notes = self.note_refs(module, &spec.modifiers.notes);
+            // Every part is resolved, so that each of its errors is reported.
+            let when = self.when(module, spec.modifiers.when.as_ref());
+            let notes = self.note_refs(module, &spec.modifiers.notes);
+            let ports = self.spec_ports(module, &spec.kind);
+            let (Some(from), Some(to), Some(block_when), Some(block_notes), Some(when), Some(mut notes), Some(ports)) =
+                (&from, &to, &block_when, &block_notes, when, notes, ports)
+            else {
+                left_out = true;
+                continue;
+            };
+            let (protocols, ports, service) = ports;
             if !block_notes.is_empty() {
                 notes.splice(0..0, block_notes.iter().copied());
             }
             notes.sort_unstable();
             notes.dedup();
-            let Some((protocols, ports, service)) = self.spec_ports(module, &spec.kind) else {
-                continue;
-            };
             let description = match spec.modifiers.description {
                 Some(own) => Some(own.value),
                 None => flow.modifiers.description.as_ref().map(|d| d.value.clone()),
             };
             let description = description.or_else(|| service.as_ref().and_then(|s| s.1.clone()));
-            let (Some(from), Some(to)) = (&from, &to) else {
-                continue;
-            };
             // `and` of `true` and a condition gives the condition back.
-            let when = if block_when == Cond::Const(true) { when } else { Cond::and(vec![block_when.clone(), when]) };
+            let when = if *block_when == Cond::Const(true) { when } else { Cond::and(vec![block_when.clone(), when]) };
             let when = self.shared(when);
             let resolved = hir::Flow {
                 from: from.clone(),
@@ -217,8 +274,22 @@ impl Resolver<'_> {
             };
             if never { self.program.nevers.push(resolved) } else { self.program.flows.push(resolved) }
         }
+        if left_out {
+            self.program.gaps.flows = true;
+            self.left_out(flow.span);
+        }
     }
 
+    /// A `when` clause's condition, `true` without one; `None` when it has an error.
+    fn when(&mut self, module: usize, when: Option<&ast::Expr>) -> Option<Cond> {
+        match when {
+            None => Some(Cond::Const(true)),
+            Some(expr) => self.cond(module, expr),
+        }
+    }
+
+    /// The nodes of a list of endpoints, groups expanded; `None` when one has an error (a group
+    /// with an error of its own fails quietly: it was reported where it is declared).
     fn endpoints(
         &mut self,
         module: usize,
@@ -233,7 +304,9 @@ impl Resolver<'_> {
             };
             match self.lookup(module, path, Want::Endpoint) {
                 Some(Def::Node(node)) => nodes.push(node),
-                Some(Def::Group(g)) => nodes.extend(members.get(g).into_iter().flatten().copied()),
+                Some(Def::Group(g)) if self.broken_groups.get(g) != Some(&true) => {
+                    nodes.extend(members.get(g).into_iter().flatten().copied())
+                }
                 _ => ok = false,
             }
         }
@@ -265,19 +338,22 @@ impl Resolver<'_> {
     }
 
     /// A service's protocols and ports, resolved once: its params are resolved where the
-    /// service is declared, not where it is used, so every use gets the same. A failure is not
-    /// kept, so each use reports it, as before.
+    /// service is declared, not where it is used, so every use gets the same. A failure is
+    /// reported at the first use and kept, so later uses are left out quietly.
     fn service_ports(&mut self, index: usize) -> Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)> {
         if let Some(Some(known)) = self.service_ports.get(index) {
-            return Some(known.clone());
+            return known.clone();
         }
         let service = self.services.get(index)?;
-        let (spec, module) = (service.decl.spec.clone(), service.module);
-        let resolved = (protocols(&spec), self.ports(module, &spec)?);
+        let (spec, module, span) = (service.decl.spec.clone(), service.module, service.decl.span);
+        let resolved = self.ports(module, &spec).map(|ports| (protocols(&spec), ports));
+        if resolved.is_none() {
+            self.left_out(span);
+        }
         if let Some(slot) = self.service_ports.get_mut(index) {
             *slot = Some(resolved.clone());
         }
-        Some(resolved)
+        resolved
     }
 
     fn ports(&mut self, module: usize, spec: &ast::ProtoSpec) -> Option<Vec<hir::PortRef>> {
@@ -296,18 +372,27 @@ impl Resolver<'_> {
         ok.then_some(ports)
     }
 
-    fn note_refs(&mut self, module: usize, labels: &[ast::NoteLabel]) -> Vec<hir::NoteId> {
+    /// The notes a list references; `None` when one is not defined, or has an error of its own
+    /// (which was reported where it is defined).
+    fn note_refs(&mut self, module: usize, labels: &[ast::NoteLabel]) -> Option<Vec<hir::NoteId>> {
         let mut ids = Vec::with_capacity(labels.len());
+        let mut ok = true;
         for label in labels {
             match self.notes.get(module).and_then(|n| n.get(&label.label)) {
+                Some(&id) if self.broken_notes.get(id.index()) == Some(&true) => ok = false,
                 Some(&id) => {
                     ids.push(id);
                     let definition = self.note_decls.get(id.index()).map_or(label.span, |n| n.label.span);
                     self.record(label.span, super::Symbol::Note(id), definition);
                 }
+                // A note statement that did not parse may define it.
+                None if self.suspects.contains(&label.label) => ok = false,
                 None => {
+                    ok = false;
                     let defined: Vec<String> =
                         self.notes.get(module).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+                    // Any of the module's notes may be the one meant.
+                    self.program.gaps.mentioned.extend(defined.iter().cloned());
                     let mut d = Diagnostic::new(
                         Code::UndefinedNote,
                         format!("note {} is not defined", label.label),
@@ -324,7 +409,7 @@ impl Resolver<'_> {
                 }
             }
         }
-        ids
+        ok.then_some(ids)
     }
 
     /// The condition equal to `cond` that an earlier flow or note already has, if any, so that
@@ -338,12 +423,13 @@ impl Resolver<'_> {
         cond
     }
 
-    pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Cond {
+    /// A condition over flags and options; `None` when a name in it has an error (each reported).
+    pub(super) fn cond(&mut self, module: usize, expr: &ast::Expr) -> Option<Cond> {
         match expr {
-            ast::Expr::Bool(b) => Cond::Const(b.value),
-            ast::Expr::Name(path) => match self.lookup(module, path, Want::Condition) {
-                Some(Def::Flag(flag)) => Cond::Flag(flag),
-                Some(Def::Option(option)) => {
+            ast::Expr::Bool(b) => Some(Cond::Const(b.value)),
+            ast::Expr::Name(path) => match self.lookup(module, path, Want::Condition)? {
+                Def::Flag(flag) => Some(Cond::Flag(flag)),
+                Def::Option(option) => {
                     let name = path.text();
                     self.diagnostics.push(
                         Diagnostic::new(
@@ -357,41 +443,37 @@ impl Resolver<'_> {
                             self.first_choice(option)
                         )),
                     );
-                    Cond::Const(false)
+                    None
                 }
-                _ => Cond::Const(false),
+                _ => None,
             },
             ast::Expr::Compare { left, equal, right, .. } => {
-                let positive = self.compare(module, left, right);
-                if *equal { positive } else { Cond::negate(positive) }
+                let positive = self.compare(module, left, right)?;
+                Some(if *equal { positive } else { Cond::negate(positive) })
             }
-            ast::Expr::Not(inner, _) => Cond::negate(self.cond(module, inner)),
+            ast::Expr::Not(inner, _) => Some(Cond::negate(self.cond(module, inner)?)),
             ast::Expr::Paren(inner, _) => self.cond(module, inner),
-            ast::Expr::And(terms, _) => {
-                let terms = terms.iter().map(|t| self.cond(module, t)).collect();
-                Cond::and(terms)
-            }
-            ast::Expr::Or(terms, _) => {
-                let terms = terms.iter().map(|t| self.cond(module, t)).collect();
-                Cond::or(terms)
-            }
+            ast::Expr::And(terms, _) => self.conds(module, terms).map(Cond::and),
+            ast::Expr::Or(terms, _) => self.conds(module, terms).map(Cond::or),
         }
+    }
+
+    /// The conditions of the terms of `&&` or `||`, each resolved so that each error is reported.
+    fn conds(&mut self, module: usize, terms: &[ast::Expr]) -> Option<Vec<Cond>> {
+        let terms: Vec<Option<Cond>> = terms.iter().map(|t| self.cond(module, t)).collect();
+        terms.into_iter().collect()
     }
 
     fn first_choice(&self, option: hir::OptionId) -> String {
         self.program.options.get(option.index()).and_then(|o| o.choices.first()).cloned().unwrap_or_default()
     }
 
-    fn compare(&mut self, module: usize, left: &ast::Path, right: &ast::CompareValue) -> Cond {
-        match (self.lookup(module, left, Want::Condition), right) {
-            (Some(Def::Flag(flag)), ast::CompareValue::Bool(b)) => {
-                if b.value {
-                    Cond::Flag(flag)
-                } else {
-                    Cond::negate(Cond::Flag(flag))
-                }
+    fn compare(&mut self, module: usize, left: &ast::Path, right: &ast::CompareValue) -> Option<Cond> {
+        match (self.lookup(module, left, Want::Condition)?, right) {
+            (Def::Flag(flag), ast::CompareValue::Bool(b)) => {
+                Some(if b.value { Cond::Flag(flag) } else { Cond::negate(Cond::Flag(flag)) })
             }
-            (Some(Def::Flag(_)), ast::CompareValue::Name(p)) => {
+            (Def::Flag(_), ast::CompareValue::Name(p)) => {
                 self.diagnostics.push(
                     Diagnostic::new(
                         Code::UnknownChoice,
@@ -401,17 +483,16 @@ impl Resolver<'_> {
                     )
                     .with_help(format!("write `{}` or `!{}`", left.text(), left.text())),
                 );
-                Cond::Const(false)
+                None
             }
-            (Some(Def::Option(option)), ast::CompareValue::Name(p)) => match self.choice(option, &p.text(), p.span) {
-                Some(choice) => Cond::Choice(option, choice),
-                None => Cond::Const(false),
-            },
-            (Some(Def::Option(option)), ast::CompareValue::Bool(b)) => {
+            (Def::Option(option), ast::CompareValue::Name(p)) => {
+                self.choice(option, &p.text(), p.span).map(|choice| Cond::Choice(option, choice))
+            }
+            (Def::Option(option), ast::CompareValue::Bool(b)) => {
                 let _ = self.choice(option, if b.value { "true" } else { "false" }, b.span);
-                Cond::Const(false)
+                None
             }
-            _ => Cond::Const(false),
+            _ => None,
         }
     }
 
@@ -456,7 +537,9 @@ impl Resolver<'_> {
         }
         sets.extend(overrides.iter().map(|s| (0, s.clone(), Origin::CommandLine)));
         for (module, set, origin) in sets {
+            // A `set` left out leaves its switch open: no check may then claim a configuration.
             let Some(def) = self.lookup(module, &set.name, Want::Setting) else {
+                self.program.gaps.settings = true;
                 continue;
             };
             let key = (def, origin == Origin::CommandLine);
@@ -471,6 +554,7 @@ impl Resolver<'_> {
                     .with_secondary(first, "first set here")
                     .with_help("keep one `set`; the command line's `--set` and `--param` override the files' own"),
                 );
+                self.program.gaps.settings = true;
                 continue;
             }
             seen.insert(key, set.span);
@@ -489,6 +573,7 @@ impl Resolver<'_> {
             }
             (Def::Option(option), ast::SetValue::Name(p)) if p.segments.len() == 1 => {
                 let Some(choice) = self.choice(option, &p.text(), p.span) else {
+                    self.program.gaps.settings = true;
                     return;
                 };
                 for config in [&mut self.program.config, &mut self.program.explicit] {
@@ -505,6 +590,7 @@ impl Resolver<'_> {
                 }
             }
             (def, value) => {
+                self.program.gaps.settings = true;
                 let (kind, want) = match def {
                     Def::Flag(_) => ("a flag", "`true` or `false`"),
                     Def::Option(_) => ("an option", "one of its choices"),
@@ -535,6 +621,7 @@ impl Resolver<'_> {
             for item in &loaded.ast.items {
                 let Item::Bind(bind) = item else { continue };
                 let Some(Def::Node(node)) = self.lookup(module, &bind.name, Want::BindTarget) else {
+                    self.left_out(bind.span);
                     continue;
                 };
                 let seen = match bind.target {

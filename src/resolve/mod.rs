@@ -3,6 +3,7 @@
 //! Loads modules through a `SourceLoader` (the only way this stage reaches files), builds each
 //! module's scope, resolves every name to an id, expands groups, and applies `set` and `bind`.
 
+mod gaps;
 mod items;
 mod load;
 mod references;
@@ -127,12 +128,15 @@ fn resolve_modules<'a>(
 ) -> Resolver<'a> {
     let override_file = map.add("<command line>", overrides);
     let (overrides, mut found) = crate::syntax::parse_settings(override_file, map.text(override_file));
+    let settings_broken = !found.is_empty();
     diagnostics.append(&mut found);
     let mut resolver = Resolver::new(modules, map);
     resolver.diagnostics = diagnostics;
+    resolver.program.gaps.settings = settings_broken;
     if record {
         resolver.references = Some(Vec::new());
     }
+    resolver.collect_broken();
     resolver.collect_declarations();
     resolver.build_scopes();
     resolver.resolve_items(&overrides);
@@ -167,8 +171,9 @@ struct Resolver<'a> {
     program: Program,
     groups: Vec<GroupDef>,
     services: Vec<ServiceDef>,
-    /// Per service: its protocols and ports, once resolved without error.
-    service_ports: Vec<Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)>>,
+    /// Per service: its protocols and ports once resolved (`Some(None)` when that failed).
+    #[allow(clippy::type_complexity)] // One cache slot; a struct would only rename the tuple.
+    service_ports: Vec<Option<Option<(Vec<ast::Protocol>, Vec<hir::PortRef>)>>>,
     /// Every distinct condition of a flow or note so far (`Resolver::shared`).
     conditions: rustc_hash::FxHashSet<hir::Cond>,
     note_decls: Vec<ast::NoteDecl>,
@@ -185,6 +190,15 @@ struct Resolver<'a> {
     qualifiers: Vec<BTreeMap<String, Vec<usize>>>,
     /// Every name and its definition, when a tool asked for them.
     references: Option<Vec<Reference>>,
+    /// The words of the statements that did not parse: a name among them that does not resolve
+    /// may be declared by one of them, so its miss is not reported (it would be a cascade).
+    suspects: rustc_hash::FxHashSet<String>,
+    /// Per module: its scope may lack names, because a `use` of it failed, closed a cycle or did
+    /// not parse, or through a module it uses whole; a miss in it is not reported either.
+    incomplete: Vec<bool>,
+    /// Per group and per note: left out because of an error in it; its uses are left out quietly.
+    broken_groups: Vec<bool>,
+    broken_notes: Vec<bool>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -207,6 +221,10 @@ impl<'a> Resolver<'a> {
             visible: vec![FxHashMap::default(); n],
             qualifiers: vec![BTreeMap::new(); n],
             references: None,
+            suspects: rustc_hash::FxHashSet::default(),
+            incomplete: vec![false; n],
+            broken_groups: Vec::new(),
+            broken_notes: Vec::new(),
             diagnostics: Vec::new(),
         }
     }

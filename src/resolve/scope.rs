@@ -83,6 +83,34 @@ impl Resolver<'_> {
     }
 
     fn declare_item(&mut self, module: usize, item: &Item) {
+        let declared = match item {
+            Item::Role(r) => &r.name,
+            Item::External(e) => &e.name,
+            Item::Flag(f) => &f.name,
+            Item::Option(o) => &o.name,
+            Item::Param(p) => &p.name,
+            Item::Group(g) => &g.name,
+            Item::Service(s) => &s.name,
+            Item::Note(n) => {
+                self.declare_note(module, n);
+                return;
+            }
+            _ => return,
+        };
+        // A name declared twice keeps its first declaration; the repeat is reported and left out,
+        // so nothing checks it as a declaration of its own.
+        if let Some(first) = self.own.get(module).and_then(|own| own.get(&declared.name)) {
+            let d = Diagnostic::new(
+                Code::DuplicateDeclaration,
+                format!("`{}` is declared twice", declared.name),
+                declared.span,
+                "declared again",
+            )
+            .with_secondary(first.span, "first declared here")
+            .with_help("rename one of them, or delete the repeat");
+            self.diagnostics.push(d);
+            return;
+        }
         let module_id = hir::ModuleId(next_id(module));
         let (name, def) = match item {
             Item::Role(r) => (
@@ -146,10 +174,6 @@ impl Resolver<'_> {
                 self.services.push(super::ServiceDef { decl: s.clone(), module });
                 self.service_ports.push(None);
                 (&s.name, Def::Service(self.services.len() - 1))
-            }
-            Item::Note(n) => {
-                self.declare_note(module, n);
-                return;
             }
             _ => return,
         };
@@ -226,22 +250,11 @@ impl Resolver<'_> {
         self.note_modules.push(module);
     }
 
+    /// Binds a declaration's name in its module (`declare_item` has ruled out a repeat).
     fn bind_own(&mut self, module: usize, name: &ast::Ident, def: Def) {
         let Some(own) = self.own.get_mut(module) else {
             return;
         };
-        if let Some(first) = own.get(&name.name) {
-            let d = Diagnostic::new(
-                Code::DuplicateDeclaration,
-                format!("`{}` is declared twice", name.name),
-                name.span,
-                "declared again",
-            )
-            .with_secondary(first.span, "first declared here")
-            .with_help("rename one of them, or delete the repeat");
-            self.diagnostics.push(d);
-            return;
-        }
         own.insert(name.name.clone(), Binding { def, span: name.span });
         self.record(name.span, Symbol::Name(def), name.span);
     }
@@ -260,6 +273,7 @@ impl Resolver<'_> {
             let Some(loaded) = modules.get(module) else {
                 continue;
             };
+            self.failed_uses(module);
             for u in loaded.uses.iter().filter(|u| !u.cyclic) {
                 for qualifier in qualifiers_of(&u.decl) {
                     let targets = qualifiers.entry(qualifier).or_default();
@@ -360,7 +374,10 @@ impl Resolver<'_> {
         let (name, scope) = match self.scope_for(module, path) {
             Ok(found) => found,
             Err(d) => {
-                self.diagnostics.push(*d);
+                // An unknown qualifier may be the alias of a `use` that failed or did not parse.
+                if d.code != Code::UnknownQualifier || !self.failed_qualifier(path) {
+                    self.diagnostics.push(*d);
+                }
                 return None;
             }
         };
@@ -411,6 +428,7 @@ impl Resolver<'_> {
                 )));
                 None
             }
+            None if self.quiet(scope, name) => None,
             None => {
                 let candidates: Vec<String> = self
                     .visible
@@ -422,13 +440,18 @@ impl Resolver<'_> {
                             .collect()
                     })
                     .unwrap_or_default();
-                let d = Diagnostic::new(
+                let suggestion = crate::diag::suggest(name, candidates.iter().map(String::as_str)).map(String::from);
+                let mut d = Diagnostic::new(
                     want.unknown_code(),
                     format!("no {} named `{name}`", want.noun()),
                     path.span,
                     "not declared",
-                )
-                .with_suggestion(name, candidates.iter().map(String::as_str));
+                );
+                // What the misspelt name was meant to be is mentioned by the statement it spoils.
+                if let Some(meant) = suggestion {
+                    d = d.with_help(format!("did you mean `{meant}`?"));
+                    self.program.gaps.mentioned.insert(meant);
+                }
                 self.diagnostics.push(d);
                 None
             }
@@ -519,7 +542,7 @@ impl Resolver<'_> {
 }
 
 /// The qualifiers a `use` binds: its alias; or the module's full and last names, or a file's stem.
-fn qualifiers_of(decl: &ast::UseDecl) -> Vec<String> {
+pub(super) fn qualifiers_of(decl: &ast::UseDecl) -> Vec<String> {
     if let Some(alias) = &decl.alias {
         return vec![alias.name.clone()];
     }

@@ -111,7 +111,8 @@ impl Builder {
         };
         // A bad part (a port, an address, a spec) is left out of the item and reported; the rest
         // of the statement stays, so its names do not turn into "undeclared" errors further on.
-        // No stage after `resolve` runs on a program with errors, so no output sees the gap.
+        // `ast::File::broken` records the statement, so no stage concludes from the gap, and no
+        // output is made from a program with errors.
         Some(item)
     }
 
