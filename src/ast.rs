@@ -320,6 +320,28 @@ pub enum SelectorKind {
     Nodes,
 }
 
+impl Item {
+    /// The whole statement, without trailing white space and comments.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Module(m) => m.span,
+            Item::Source(s) => s.span,
+            Item::Use(u) => u.span,
+            Item::Flag(f) => f.span,
+            Item::Option(o) => o.span,
+            Item::Param(p) => p.span,
+            Item::Role(r) => r.span,
+            Item::External(e) => e.span,
+            Item::Group(g) => g.span,
+            Item::Service(s) => s.span,
+            Item::Note(n) => n.span,
+            Item::Flow(f) | Item::Never(f) => f.span,
+            Item::Set(s) => s.span,
+            Item::Bind(b) => b.span,
+        }
+    }
+}
+
 impl Expr {
     pub fn span(&self) -> Span {
         match self {

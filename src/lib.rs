@@ -10,6 +10,7 @@ pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod explain;
+pub mod fmt;
 pub mod graph;
 pub mod hir;
 pub mod lower;

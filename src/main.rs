@@ -6,6 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use portc::diag::{Severity, render};
@@ -105,6 +107,19 @@ enum Command {
         #[command(flatten)]
         report: Report,
     },
+    /// Format .ports files in the canonical layout (docs/language.md, "Formatting").
+    Fmt {
+        /// Files, and directories whose .ports files to format; `-` formats standard input to
+        /// standard output.
+        #[arg(default_value = ".")]
+        paths: Vec<String>,
+        /// Change no file: print a unified diff of each file that is not formatted, and exit 1
+        /// if there is one.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        report: Report,
+    },
     /// Browse the standard library.
     Stdlib {
         #[command(subcommand)]
@@ -165,6 +180,7 @@ fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
 
 const EXIT_ERRORS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_BUG: u8 = 101;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -281,6 +297,24 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
             // Like grep: 0 when the traffic is allowed, 1 when it is not.
             Ok(if explanation.verdict == portc::explain::Verdict::Denied { EXIT_ERRORS } else { 0 })
+        }
+        Command::Fmt { paths, check, report } => {
+            let mode = if check { cli::fmt::Mode::Check } else { cli::fmt::Mode::Write };
+            let render = |sources: &portc::diag::SourceMap, diagnostics: &[portc::diag::Diagnostic]| {
+                diagnostics_text(sources, diagnostics, &report)
+            };
+            let verdict = match paths.as_slice() {
+                [one] if one == "-" => cli::fmt::stdin(mode, &render)?,
+                _ if paths.iter().any(|p| p == "-") => {
+                    return Err("`-` (standard input) cannot be formatted with files".into());
+                }
+                _ => cli::fmt::paths(&paths, mode, &render)?,
+            };
+            Ok(match verdict {
+                cli::fmt::Verdict::Clean => 0,
+                cli::fmt::Verdict::Failed => EXIT_ERRORS,
+                cli::fmt::Verdict::Bug => EXIT_BUG,
+            })
         }
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();
@@ -437,8 +471,21 @@ fn exit_code(outcome: &Outcome, deny_warnings: bool) -> u8 {
 }
 
 fn print_diagnostics(outcome: &Outcome, report: &Report, out: &mut dyn Write) -> Result<(), String> {
-    let text = match report.format {
-        Format::Json => render::json(&outcome.sources, &outcome.diagnostics),
+    let mut text = diagnostics_text(&outcome.sources, &outcome.diagnostics, report);
+    if let Format::Human = report.format {
+        text.push_str(&summary(outcome));
+    }
+    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write diagnostics: {e}"))
+}
+
+/// Diagnostics rendered as `--format` and `--color` ask.
+fn diagnostics_text(
+    sources: &portc::diag::SourceMap,
+    diagnostics: &[portc::diag::Diagnostic],
+    report: &Report,
+) -> String {
+    match report.format {
+        Format::Json => render::json(sources, diagnostics),
         Format::Human => {
             let is_terminal = match report.color {
                 Color::Auto => std::io::stderr().is_terminal(),
@@ -450,12 +497,9 @@ fn print_diagnostics(outcome: &Outcome, report: &Report, out: &mut dyn Write) ->
                 Color::Never => false,
                 Color::Auto => is_terminal && !no_color,
             };
-            let mut text = render::human(&outcome.sources, &outcome.diagnostics, color);
-            text.push_str(&summary(outcome));
-            text
+            render::human(sources, diagnostics, color)
         }
-    };
-    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write diagnostics: {e}"))
+    }
 }
 
 /// `2 errors, 1 warning`, or nothing when there are no diagnostics.

@@ -253,7 +253,7 @@ impl Headers {
             ast::Item::Module(m) => (m.span, &mut self.seen_module, "module"),
             ast::Item::Source(s) => (s.span, &mut self.seen_source, "source"),
             other => {
-                self.first_other.get_or_insert(item_span(other));
+                self.first_other.get_or_insert(other.span());
                 return;
             }
         };
@@ -276,25 +276,6 @@ impl Headers {
             );
         }
         seen.get_or_insert(span);
-    }
-}
-
-fn item_span(item: &ast::Item) -> Span {
-    match item {
-        ast::Item::Module(m) => m.span,
-        ast::Item::Source(s) => s.span,
-        ast::Item::Use(u) => u.span,
-        ast::Item::Flag(f) => f.span,
-        ast::Item::Option(o) => o.span,
-        ast::Item::Param(p) => p.span,
-        ast::Item::Role(r) => r.span,
-        ast::Item::External(e) => e.span,
-        ast::Item::Group(g) => g.span,
-        ast::Item::Service(s) => s.span,
-        ast::Item::Note(n) => n.span,
-        ast::Item::Flow(f) | ast::Item::Never(f) => f.span,
-        ast::Item::Set(s) => s.span,
-        ast::Item::Bind(b) => b.span,
     }
 }
 
