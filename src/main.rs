@@ -9,7 +9,7 @@ use std::process::ExitCode;
 mod cli;
 
 use clap::builder::TypedValueParser as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use portc::diag::{Severity, render};
 use portc::lower::Setting;
 use portc::{FsLoader, Options, Outcome, Root, Target};
@@ -119,6 +119,17 @@ enum Command {
         check: bool,
         #[command(flatten)]
         report: Report,
+    },
+    /// Print a shell completion script (README.md says where to install it).
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, portc(1), or write every page (one per subcommand) into a directory.
+    Man {
+        /// Write portc.1 and a page per subcommand (portc-build.1, ...) into this directory.
+        #[arg(long)]
+        out_dir: Option<String>,
     },
     /// Browse the standard library.
     Stdlib {
@@ -315,6 +326,27 @@ fn run(cli: Cli) -> Result<u8, String> {
                 cli::fmt::Verdict::Failed => EXIT_ERRORS,
                 cli::fmt::Verdict::Bug => EXIT_BUG,
             })
+        }
+        Command::Completions { shell } => {
+            let script = cli::manual::completions(shell, Cli::command());
+            std::io::stdout().write_all(&script).map_err(|e| format!("cannot write output: {e}"))?;
+            Ok(0)
+        }
+        Command::Man { out_dir } => {
+            let pages = cli::manual::pages(Cli::command())?;
+            match out_dir {
+                None => {
+                    let main = pages.iter().find(|(name, _)| name == "portc.1").map(|(_, roff)| roff.as_str());
+                    write_output(main.unwrap_or_default(), None)?;
+                }
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
+                    for (name, roff) in &pages {
+                        write_output(roff, Some(&format!("{dir}/{name}")))?;
+                    }
+                }
+            }
+            Ok(0)
         }
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();

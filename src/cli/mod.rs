@@ -2,3 +2,4 @@
 //! files in place, and the shell completions and manual page made from the clap definition.
 
 pub mod fmt;
+pub mod manual;
