@@ -51,7 +51,7 @@ fn ports_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn every_file_of_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["stdlib", "examples", "tests/ui", "tests/parser"] {
+    for dir in ["stdlib", "examples", "tests/ui", "tests/parser", "tests/fmt"] {
         ports_files(&root.join(dir), &mut files);
     }
     assert!(files.len() > 100, "found only {} files", files.len());

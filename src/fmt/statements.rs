@@ -42,7 +42,8 @@ fn path(path: &ast::Path) -> Atom {
     atom(path.text(), path.span)
 }
 
-/// The pieces of one statement.
+/// The pieces of one statement. One arm per kind of statement, each short: the order of the
+/// pieces in each arm is the canonical order of that statement's parts, best read side by side.
 pub fn statement(src: &Source<'_>, item: &Item) -> Statement {
     let mut pieces = Vec::new();
     let mut block = None;
