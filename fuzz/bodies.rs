@@ -2,8 +2,9 @@
 //! and by the corpus replay that `cargo test` runs (`tests/fuzz_replay.rs`).
 //!
 //! A body panics when it finds a defect: a panic inside portc, two parsers that disagree, output
-//! that differs between two runs of one input, a printed program that does not parse. Anything
-//! else an input does (errors, warnings, nothing to build) is fine.
+//! that differs between two runs of one input, a printed program that does not parse, a
+//! formatting that changes meaning or is not idempotent. Anything else an input does (errors,
+//! warnings, nothing to build) is fine.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -101,6 +102,20 @@ pub fn parsers(bytes: &[u8]) {
         .map(|&start| portc::syntax::flow_at(FileId(0), &text, start).map(|i| format!("{i:?}")).unwrap_or_default())
         .collect();
     assert_eq!(flows, again, "a flow parsed on its own differs");
+    formats(&text);
+}
+
+/// `portc fmt` on a text that parses: never a change of meaning (which `fmt::format` checks
+/// itself, and reports as a bug), and formatting the result again changes nothing.
+fn formats(text: &str) {
+    match portc::fmt::format(text) {
+        Ok(once) => {
+            let twice = portc::fmt::format(&once);
+            assert!(matches!(&twice, Ok(t) if *t == once), "formatting is not idempotent: {twice:?}\n{once}");
+        }
+        Err(portc::fmt::Refused::Syntax(_)) => {}
+        Err(portc::fmt::Refused::Bug(why)) => panic!("the formatter changed the meaning: {why}"),
+    }
 }
 
 /// A structured program, printed to text: the fuzzer spends its time past the parser. Built once
