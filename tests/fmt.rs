@@ -105,6 +105,21 @@ fn assert_formats_faithfully(name: &str, text: &str) {
     assert_eq!(meaning(name, &once), meaning(name, text), "{name}: the json target differs:\n{once}");
 }
 
+/// What CI asks: the stdlib and the examples are in the canonical layout, through the command
+/// line as a contributor runs it.
+#[test]
+fn the_stdlib_and_the_examples_are_formatted() {
+    let out = portc(&["fmt", "--check", "stdlib", "examples"], root(), None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `portc fmt stdlib examples` (cargo run -- fmt stdlib examples):\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+}
+
 #[test]
 fn every_shipped_file_formats_faithfully() {
     for name in shipped() {
