@@ -102,13 +102,14 @@ pub fn parsers(bytes: &[u8]) {
         .map(|&start| portc::syntax::flow_at(FileId(0), &text, start).map(|i| format!("{i:?}")).unwrap_or_default())
         .collect();
     assert_eq!(flows, again, "a flow parsed on its own differs");
-    formats(&text);
 }
 
-/// `portc fmt` on a text that parses: never a change of meaning (which `fmt::format` checks
-/// itself, and reports as a bug), and formatting the result again changes nothing.
-fn formats(text: &str) {
-    match portc::fmt::format(text) {
+/// The round trip through `portc fmt` (the `fmt` fuzz target): on a text that parses, formatting
+/// never changes the program (which `fmt::format` checks itself, by parsing its result again,
+/// and reports as a bug), and formatting the result again changes nothing.
+pub fn fmt(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    match portc::fmt::format(&text) {
         Ok(once) => {
             let twice = portc::fmt::format(&once);
             assert!(matches!(&twice, Ok(t) if *t == once), "formatting is not idempotent: {twice:?}\n{once}");
@@ -125,6 +126,7 @@ pub fn structured(program: &Program) {
     let (_, diagnostics) = portc::syntax::parse(portc::span::FileId(0), &text);
     let syntax: Vec<_> = diagnostics.iter().filter(|d| d.code.as_str() == "E0001").collect();
     assert!(syntax.is_empty(), "a printed program does not parse: {syntax:?}\n{text}");
+    fmt(text.as_bytes());
     build_every_target(text.as_bytes(), 1);
 }
 

@@ -22,8 +22,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The inputs of a target: its corpus and regressions, and for the text targets the repository's
-/// .ports files, which seed the fuzzers.
+/// The inputs of a target: its corpus and regressions, for the text targets the repository's
+/// .ports files, which seed the fuzzers, and fixed pseudo-random bytes.
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut paths = Vec::new();
@@ -37,7 +37,23 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     paths.sort();
-    paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).expect("readable"))).collect()
+    let mut inputs: Vec<(PathBuf, Vec<u8>)> =
+        paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).expect("readable"))).collect();
+    // A few hundred pseudo-random inputs too, the same on every run, so that a target is
+    // exercised even before its corpus holds anything.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for n in 0..300 {
+        let bytes: Vec<u8> = (0..(n * 7) % 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        inputs.push((PathBuf::from(format!("<pseudo-random input {n}>")), bytes));
+    }
+    inputs
 }
 
 /// Runs `body` on every input of `target`, naming the input that fails.
@@ -65,6 +81,11 @@ fn targets() {
 #[test]
 fn parsers() {
     replay("parsers", bodies::parsers);
+}
+
+#[test]
+fn fmt() {
+    replay("fmt", bodies::fmt);
 }
 
 #[test]
