@@ -5,6 +5,10 @@
 #
 #   scripts/bench.sh                           # 1k, 10k, 100k and 1M flows, median of 3 runs
 #   PORTC_BENCH_SIZES="1000 10000" PORTC_BENCH_RUNS=5 scripts/bench.sh
+#   PORTC_BENCH_SIZES=100000 PORTC_BENCH_TARGETS="nftables iptables firewalld" scripts/bench.sh
+#
+# A per-host target (nftables, iptables, firewalld) gets two rows: one role (`--role`), and every
+# host role at once (`--out-dir`), which compiles the program once and lowers it per role.
 #
 # Needs GNU time at /usr/bin/time (Debian: apt-get install time) for the peak RSS.
 set -euo pipefail
@@ -14,7 +18,7 @@ SIZES=${PORTC_BENCH_SIZES:-"1000 10000 100000 1000000"}
 RUNS=${PORTC_BENCH_RUNS:-3}
 SEED=${PORTC_BENCH_SEED:-1}
 # The targets to build; one that this portc does not have gets a loud "skipped" row.
-TARGETS=${PORTC_BENCH_TARGETS:-"nftables networkpolicy calico markdown json"}
+TARGETS=${PORTC_BENCH_TARGETS:-"nftables networkpolicy calico aws cilium markdown json"}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 WORK=${PORTC_BENCH_DIR:-$TARGET_DIR/bench}
 SITE=examples/rancher-custom-site.ports
@@ -62,12 +66,14 @@ has_target() {
 }
 
 # Command line arguments for `portc build` of a target on FILE (nftables: the first role; the
-# Kubernetes targets leave out the programs' ICMP and node-local flows).
+# Kubernetes and cloud targets leave out what they cannot express).
 target_args() {
     local target=$1 file=$2
     case "$target" in
-        nftables) echo "--target nftables --role $(awk '$1 == "role" { print $2; exit }' "$file")" ;;
-        networkpolicy | calico) echo "--target $target --allow-lossy" ;;
+        nftables | iptables) echo "--target $target --role $(awk '$1 == "role" { print $2; exit }' "$file")" ;;
+        # The programs' roles have IPv6 addresses, whose ICMPv6 firewalld cannot restrict (E0305).
+        firewalld) echo "--target $target --allow-lossy --role $(awk '$1 == "role" { print $2; exit }' "$file")" ;;
+        networkpolicy | calico | aws | cilium) echo "--target $target --allow-lossy" ;;
         *) echo "--target $target" ;;
     esac
 }
@@ -99,8 +105,10 @@ for flows in $SIZES; do
             # shellcheck disable=SC2046 # target_args is meant to split into arguments
             set -- $(target_args "$command" "$file")
             label="build $*"
+            # iptables and firewalld write several files per host: into a directory.
+            case "$command" in iptables | firewalld) rm -rf "$out" && mkdir -p "$out" && out="$out/" ;; esac
             read -r wall rss < <(measure "$PORTC" build "$file" "$@" -o "$out")
-            output=$(awk -v b="$(stat -c %s "$out")" 'BEGIN { printf "%.1f MB", b / 1048576 }')
+            output=$(du -sb "$out" | awk '{ printf "%.1f MB", $1 / 1048576 }')
             if [ "$command" = nftables ]; then
                 # Rules grow with the role's peers (one per peer and address family), never with flows.
                 output="$output, $(grep -c ' accept comment ' "$out") rules, $(grep -c '^    set in_' "$out") peers"
@@ -109,5 +117,20 @@ for flows in $SIZES; do
         echo "| $flows | $roles | $mb | \`$label\` | $wall | $(growth "${prev_wall[$command]:-}" "$wall") | $rss | $(growth "${prev_rss[$command]:-}" "$rss") | $output |"
         prev_wall[$command]=$wall
         prev_rss[$command]=$rss
+        case "$command" in
+            nftables | iptables | firewalld)
+                # Every host role at once: one compile, then one lowering per role.
+                set -- $(target_args "$command" "$file" | sed 's/ --role .*//')
+                dir=$WORK/every-$flows.$command
+                rm -rf "$dir"
+                read -r wall rss < <(measure "$PORTC" build "$file" "$@" --out-dir "$dir")
+                hosts=$(find "$dir" -mindepth 1 -maxdepth 1 -printf '%f\n' | sed 's/\..*//' | sort -u | wc -l)
+                output=$(du -sb "$dir" | awk -v h="$hosts" -v f="$(find "$dir" -type f | wc -l)" '{ printf "%.1f MB, %d hosts, %d files", $1 / 1048576, h, f }')
+                every=every-$command
+                echo "| $flows | $roles | $mb | \`build $* --out-dir\` | $wall | $(growth "${prev_wall[$every]:-}" "$wall") | $rss | $(growth "${prev_rss[$every]:-}" "$rss") | $output |"
+                prev_wall[$every]=$wall
+                prev_rss[$every]=$rss
+                ;;
+        esac
     done
 done

@@ -4,6 +4,7 @@
 //! `compile` keeps none of this: it parses flows one at a time and drops their syntax trees, and
 //! forgets where each name was written once it is resolved.
 
+use crate::check::Checked;
 use crate::diag::{self, Diagnostic, SourceMap};
 use crate::resolve::{self, Flows, Reference, References, Root, RootError, SourceLoader};
 use crate::span::{FileId, Span};
@@ -15,7 +16,9 @@ pub struct Analysis {
     pub sources: SourceMap,
     /// The root first, then every module it uses.
     pub modules: Vec<Module>,
-    pub program: hir::Program,
+    /// The flow graph after the checks, as far as it resolved: with errors, what they left out is
+    /// missing (ARCHITECTURE.md, "Partial results"); `program()` is its program.
+    pub checked: Checked,
     pub references: References,
     /// What `portc check` reports, sorted.
     pub diagnostics: Vec<Diagnostic>,
@@ -39,7 +42,7 @@ pub fn analyze(root: &Root, loader: &dyn SourceLoader, settings: &[String]) -> R
     let parsed = resolve::load_with(root, loader, &mut sources, Flows::Kept)?;
     let overrides: String = settings.iter().map(|s| crate::setting_statement(s)).collect();
     let (program, references, mut diagnostics) = resolve::resolve_recording(&parsed, &overrides, &mut sources);
-    crate::check_resolved(program.clone(), &mut diagnostics);
+    let checked = crate::check_always(program, &mut diagnostics);
     diag::sort(&mut diagnostics);
     let modules = parsed
         .into_modules()
@@ -48,10 +51,20 @@ pub fn analyze(root: &Root, loader: &dyn SourceLoader, settings: &[String]) -> R
             Module { path, file, trivia: crate::syntax::trivia(file, sources.text(file)), ast }
         })
         .collect();
-    Ok(Analysis { sources, modules, program, references, diagnostics })
+    Ok(Analysis { sources, modules, checked, references, diagnostics })
 }
 
 impl Analysis {
+    /// The resolved program.
+    pub fn program(&self) -> &hir::Program {
+        &self.checked.graph().program
+    }
+
+    /// Whether a stage reported an error: then no target is built.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
     /// The module whose file is `file`.
     pub fn module(&self, file: FileId) -> Option<&Module> {
         self.modules.iter().find(|m| m.file == file)

@@ -20,6 +20,7 @@ id!(ModuleId, NodeId, FlagId, OptionId, ParamId, NoteId, FlowId);
 
 /// Turns an arena length into the next id; arenas are far smaller than 2^32.
 pub(crate) fn next_id(len: usize) -> u32 {
+    // Declarations come from files held in memory; 2^32 of them cannot be built.
     u32::try_from(len).expect("invariant: fewer than 2^32 declarations")
 }
 
@@ -47,6 +48,9 @@ pub struct Program {
     pub site: bool,
     /// What resolve left out because of errors, so that no check concludes from its absence.
     pub gaps: Gaps,
+    /// Every `set` that was applied, files' first and the command line's last, so that a tool can
+    /// say which statement gave a switch its value (`portc diff` cites them).
+    pub settings: Vec<Setting>,
 }
 
 /// What the program lacks because statements had errors: those are reported, and everything
@@ -69,6 +73,21 @@ impl Gaps {
     pub fn mentions(&self, name: &str) -> bool {
         self.mentioned.contains(name)
     }
+}
+
+/// A `set` statement, in a file or on the command line (the pseudo-file `<command line>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub switch: Switch,
+    pub span: Span,
+}
+
+/// A flag, option or param: what `set` gives a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Switch {
+    Flag(FlagId),
+    Option(OptionId),
+    Param(ParamId),
 }
 
 #[derive(Clone, Debug)]
@@ -328,6 +347,7 @@ impl Cond {
     pub fn and(mut terms: Vec<Cond>) -> Cond {
         // One term that is not itself an `&&` comes out as it went in: skip the copy.
         if terms.len() == 1 && !matches!(terms.first(), Some(Cond::And(_))) {
+            // `terms.len() == 1` was just checked.
             return terms.pop().expect("invariant: one term");
         }
         let mut out = Vec::new();
@@ -341,6 +361,7 @@ impl Cond {
         }
         match out.len() {
             0 => Cond::Const(true),
+            // The match arm is `out.len() == 1`.
             1 => out.pop().expect("invariant: one term"),
             _ => Cond::And(out.into()),
         }
@@ -348,6 +369,7 @@ impl Cond {
 
     pub fn or(mut terms: Vec<Cond>) -> Cond {
         if terms.len() == 1 && !matches!(terms.first(), Some(Cond::Or(_))) {
+            // `terms.len() == 1` was just checked.
             return terms.pop().expect("invariant: one term");
         }
         let mut out = Vec::new();
@@ -361,6 +383,7 @@ impl Cond {
         }
         match out.len() {
             0 => Cond::Const(false),
+            // The match arm is `out.len() == 1`.
             1 => out.pop().expect("invariant: one term"),
             _ => Cond::Or(out.into()),
         }

@@ -9,11 +9,15 @@ pub mod analysis;
 pub mod ast;
 pub mod check;
 pub mod diag;
+pub mod diff;
 pub mod explain;
 pub mod fmt;
+pub mod git;
 pub mod graph;
 pub mod hir;
 pub mod lower;
+pub mod lsp;
+pub mod paths;
 pub mod protocol;
 pub mod resolve;
 pub mod span;
@@ -21,6 +25,7 @@ pub mod stdlib;
 pub mod summary;
 pub mod syntax;
 pub mod synth;
+pub mod verify;
 
 use diag::{Diagnostic, SourceMap};
 pub use lower::Target;
@@ -37,7 +42,8 @@ pub struct Options {
     pub roles: Vec<String>,
     pub egress: bool,
     pub allow_lockout: bool,
-    /// For the Kubernetes targets: leave out what the target cannot express, with a warning.
+    /// For the Kubernetes targets and aws: leave out what the target cannot express, with a
+    /// warning; for firewalld: build a zone wider than the flows, with a warning.
     pub allow_lossy: bool,
 }
 
@@ -228,11 +234,18 @@ pub fn check_program(
 /// `None` when any stage reported an error. They run on what resolved even after errors, which
 /// resolve left out quietly (ARCHITECTURE.md, "Partial results").
 fn check_resolved(program: hir::Program, diagnostics: &mut Vec<Diagnostic>) -> Option<check::Checked> {
+    let result = check_always(program, diagnostics);
+    (!diagnostics.iter().any(Diagnostic::is_error)).then_some(result)
+}
+
+/// `check_resolved`, keeping the checked graph even after errors, for tools that look at what
+/// resolved (`analysis`); targets never see it then.
+fn check_always(program: hir::Program, diagnostics: &mut Vec<Diagnostic>) -> check::Checked {
     let (graph, mut found) = graph::build(program);
     diagnostics.append(&mut found);
     let (result, mut found) = check::check(graph);
     diagnostics.append(&mut found);
-    (!diagnostics.iter().any(Diagnostic::is_error)).then_some(result)
+    result
 }
 
 /// `name=value` as a `set` statement of the command-line pseudo-file.

@@ -18,7 +18,7 @@ use portc::{FsLoader, Options, Outcome, Root, Target};
 #[command(
     name = "portc",
     version,
-    about = "Compile port-requirement policies (.ports files) into firewall rules, manifests and tables"
+    about = "Compile port-requirement policies (.ports files) into firewall rules, Kubernetes, Calico and Cilium policies, AWS security groups and tables"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,7 +39,7 @@ enum Command {
         /// host firewall, of every host role unless --role names some), without building.
         #[arg(long, short, value_parser = target_parser())]
         target: Option<Target>,
-        /// With --target nftables: the role(s) of the host, comma-separated.
+        /// With a host firewall --target: the role(s) of the host, comma-separated.
         #[arg(long, value_delimiter = ',', requires = "target")]
         role: Vec<String>,
         /// With --target: as `build --egress`.
@@ -51,6 +51,13 @@ enum Command {
         /// With --target: as `build --allow-lossy`.
         #[arg(long, requires = "target")]
         allow_lossy: bool,
+        /// An error if traffic from FROM can reach TO through roles taken over on the way
+        /// (`internet:etcd`; as `portc paths`, within --max-hops).
+        #[arg(long, value_name = "FROM:TO")]
+        no_path: Vec<String>,
+        /// The most hops a path of --no-path may have.
+        #[arg(long, default_value_t = portc::paths::DEFAULT_MAX_HOPS, value_parser = clap::value_parser!(u16).range(1..=64))]
+        max_hops: u16,
         #[command(flatten)]
         settings: Settings,
         #[command(flatten)]
@@ -63,25 +70,29 @@ enum Command {
         /// The output format.
         #[arg(long, short, value_parser = target_parser())]
         target: Target,
-        /// Write the output to this file (atomically) instead of standard output; for the
-        /// Kubernetes targets, `DIR/` (or an existing directory) gets one file per policy.
+        /// Write the output to this file (atomically) instead of standard output; for targets
+        /// that write several files (networkpolicy, calico, cilium, iptables), `DIR/` (or an
+        /// existing directory) gets one file per part.
         #[arg(long, short, conflicts_with = "out_dir")]
         output: Option<String>,
         /// For host firewalls: the role(s) of the host, comma-separated (`etcd,controlplane`).
         #[arg(long, value_delimiter = ',')]
         role: Vec<String>,
-        /// Write one file per part into this directory: ROLE.nft per role for host firewalls,
-        /// one YAML file per policy for the Kubernetes targets.
+        /// Write one file per part into this directory: ROLE.nft per role for nftables,
+        /// ROLE.ipset, ROLE.v4.rules and ROLE.v6.rules for iptables, one YAML file per policy for
+        /// the Kubernetes targets.
         #[arg(long, conflicts_with = "role")]
         out_dir: Option<String>,
-        /// For host firewalls, NetworkPolicies and Calico host policies: filter outgoing traffic too.
+        /// For host firewalls, NetworkPolicies, Calico and Cilium host policies and AWS security
+        /// groups: filter outgoing traffic too.
         #[arg(long)]
         egress: bool,
         /// For host firewalls: do not warn when no flow lets an operator in over SSH.
         #[arg(long)]
         allow_lockout: bool,
-        /// For the Kubernetes targets: leave out what the target cannot express (with a warning
-        /// and a comment in the output) instead of failing.
+        /// For the Kubernetes targets and aws: leave out what the target cannot express (with a
+        /// warning and a comment in the output) instead of failing; for firewalld: build a zone
+        /// wider than the flows (with a warning) instead of failing.
         #[arg(long)]
         allow_lossy: bool,
         /// Treat warnings as errors.
@@ -120,6 +131,17 @@ enum Command {
         #[command(flatten)]
         report: Report,
     },
+    /// Serve the Language Server Protocol over standard input and output, for editors
+    /// (editors/README.md says how to set them up).
+    Lsp {
+        /// Where to write the stdlib modules as read-only files, for go-to-definition to open
+        /// [default: $XDG_CACHE_HOME/portc/stdlib-VERSION-HASH, or under ~/.cache].
+        #[arg(long, value_name = "DIR")]
+        stdlib_dir: Option<String>,
+        /// Accepted for clients that pass it: standard input and output is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
     /// Print a shell completion script (README.md says where to install it).
     Completions {
         /// The shell the script is for.
@@ -130,6 +152,88 @@ enum Command {
         /// Write portc.1 and a page per subcommand (portc-build.1, ...) into this directory.
         #[arg(long)]
         out_dir: Option<String>,
+    },
+    /// Compare what two policies allow (exit 0 same, 1 different, 2 trouble).
+    Diff {
+        /// The old policy: a .ports file, a file at a git revision (`HEAD~1:site.ports`), or a
+        /// stdlib module.
+        old: String,
+        /// The new policy, as OLD.
+        new: String,
+        /// An OLD role, external, flag or option that NEW calls by another name:
+        /// `--rename lb=ingress_lb`.
+        #[arg(long, value_name = "OLD=NEW")]
+        rename: Vec<String>,
+        /// Compare what each destination accepts, whatever the source (every source is `*`):
+        /// for tables that name their sources differently.
+        #[arg(long)]
+        any_source: bool,
+        /// Compare the builds, one configuration with defaults included, as `portc build` would;
+        /// implied by --set and --param.
+        #[arg(long, conflicts_with = "every_configuration")]
+        build: bool,
+        /// Compare every configuration each side allows, even with --set or --param.
+        #[arg(long)]
+        every_configuration: bool,
+        #[command(flatten)]
+        settings: Settings,
+        /// How to print the comparison.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+        /// When to colour diagnostics of a side that does not compile.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// List the paths by which traffic from one node can reach another when every role on the
+    /// way is taken over.
+    Paths {
+        /// A .ports file, or the dotted name of a stdlib module.
+        input: String,
+        /// Where the traffic starts: an external such as `internet`, a role, or a group.
+        from: String,
+        /// Where it must not arrive: a role, external or group.
+        to: String,
+        /// The most hops a path may have.
+        #[arg(long, default_value_t = portc::paths::DEFAULT_MAX_HOPS, value_parser = clap::value_parser!(u16).range(1..=64))]
+        max_hops: u16,
+        #[command(flatten)]
+        settings: Settings,
+        /// How to print the paths.
+        #[arg(long, value_enum, default_value_t = PathsFormat::Human)]
+        format: PathsFormat,
+        /// When to colour diagnostics.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Verify a host's live firewall against the policy: does it accept exactly what the policy
+    /// declares for a host of these roles? Exit 0 when it does, 1 when it does not, 2 when
+    /// verify cannot tell (docs/verify.md).
+    #[command(group(clap::ArgGroup::new("ruleset").required(true).multiple(true).args(["nft", "iptables", "ip6tables"])))]
+    Verify {
+        /// A .ports file, or the dotted name of a stdlib module.
+        input: String,
+        /// The role(s) of the host, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        role: Vec<String>,
+        /// The ruleset as `nft -j list ruleset` prints it; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        nft: Option<String>,
+        /// The IPv4 ruleset as `iptables-save` prints it; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        iptables: Option<String>,
+        /// The IPv6 ruleset as `ip6tables-save` prints it; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        ip6tables: Option<String>,
+        /// The host's own addresses, comma-separated (default: the addresses its roles are bound to).
+        #[arg(long, value_delimiter = ',', value_name = "ADDRESS")]
+        address: Vec<String>,
+        /// Verify what the host sends too.
+        #[arg(long)]
+        egress: bool,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        report: Report,
     },
     /// Browse the standard library.
     Stdlib {
@@ -172,6 +276,24 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Human,
+    /// `portc.diff/v1` (docs/diff.md).
+    Json,
+    /// A table for a pull request comment.
+    Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PathsFormat {
+    Human,
+    /// `portc.paths/v1` (docs/diff.md).
+    Json,
+    /// The flow graph as Graphviz DOT, the paths highlighted.
+    Dot,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Color {
     Auto,
@@ -186,6 +308,7 @@ fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
         clap::builder::PossibleValue::new(description.name).help(description.about)
     });
     clap::builder::PossibleValuesParser::new(values)
+        // clap admits only the possible values, which are `Target::ALL`'s names.
         .map(|name: String| Target::from_name(&name).expect("invariant: a possible value names a target"))
 }
 
@@ -207,17 +330,39 @@ fn main() -> ExitCode {
 /// Runs a command; `Err` is a usage or I/O error.
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
-        Command::Check { files, deny_warnings, target, role, egress, allow_lockout, allow_lossy, settings, report } => {
+        Command::Check {
+            files,
+            deny_warnings,
+            target,
+            role,
+            egress,
+            allow_lockout,
+            allow_lossy,
+            no_path,
+            max_hops,
+            settings,
+            report,
+        } => {
             let options =
                 Options { target, settings: settings.collect()?, roles: role, egress, allow_lockout, allow_lossy };
+            let no_path = no_path.iter().map(|p| parse_pair(p)).collect::<Result<Vec<_>, _>>()?;
+            let max_hops = usize::from(max_hops);
             let mut worst = 0;
             let last = files.len().saturating_sub(1);
             for (index, file) in files.into_iter().enumerate() {
                 let root = root_of(file);
                 let outcome = if options.target.is_some() {
-                    portc::check_for_target(&root, &FsLoader, &options).map_err(|e| e.0)?
+                    let mut outcome = portc::check_for_target(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    if !no_path.is_empty() && !outcome.has_errors() {
+                        // The target's check keeps no program; the paths need one.
+                        let (_, checked) =
+                            portc::check_program(&root, &FsLoader, &options.settings).map_err(|e| e.0)?;
+                        add_forbidden_paths(&mut outcome, checked.as_ref(), &no_path, max_hops)?;
+                    }
+                    outcome
                 } else {
-                    let (outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    let (mut outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    add_forbidden_paths(&mut outcome, checked.as_ref(), &no_path, max_hops)?;
                     // Each file's program is freed before the next is read, but the last one's.
                     if index == last {
                         not_freed(checked);
@@ -260,6 +405,13 @@ fn run(cli: Cli) -> Result<u8, String> {
             }
             if out_dir.is_some() && !description.per_host && !description.documents {
                 return Err(format!("--out-dir does not apply to --target {}: it writes one file", description.name));
+            }
+            let to_dir = output.as_deref().is_some_and(|o| o.ends_with('/') || Path::new(o).is_dir());
+            if description.per_host && description.documents && output.is_some() && !to_dir {
+                return Err(format!(
+                    "the {} target writes several files per host: give -o DIR/ or --out-dir DIR",
+                    description.name
+                ));
             }
             let root = root_of(input);
             let settings = settings.collect()?;
@@ -327,6 +479,10 @@ fn run(cli: Cli) -> Result<u8, String> {
                 cli::fmt::Verdict::Bug => EXIT_BUG,
             })
         }
+        Command::Lsp { stdlib_dir, stdio: _ } => {
+            cli::lsp::run(stdlib_dir)?;
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let script = cli::manual::completions(shell, Cli::command());
             std::io::stdout().write_all(&script).map_err(|e| format!("cannot write output: {e}"))?;
@@ -347,6 +503,49 @@ fn run(cli: Cli) -> Result<u8, String> {
                 }
             }
             Ok(0)
+        }
+        Command::Diff { old, new, rename, any_source, build, every_configuration, settings, format, color } => {
+            let settings = settings.collect()?;
+            let configurations = if every_configuration || (!build && settings.is_empty()) {
+                portc::diff::Configurations::Every
+            } else {
+                portc::diff::Configurations::Build
+            };
+            let renames = rename
+                .iter()
+                .map(|r| r.split_once('=').map(|(o, n)| (o.to_string(), n.to_string())))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("--rename takes OLD=NEW, the old and new names of a role, external, flag or option")?;
+            let request = portc::diff::Request { configurations, renames, any_source };
+            run_diff([old, new], &settings, &request, format, color)
+        }
+        Command::Paths { input, from, to, max_hops, settings, format, color } => {
+            let report = Report { format: Format::Human, color };
+            let (outcome, checked) =
+                portc::check_program(&root_of(input), &FsLoader, &settings.collect()?).map_err(|e| e.0)?;
+            let Some(checked) = checked.filter(|_| !outcome.has_errors()) else {
+                print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
+                return Ok(EXIT_ERRORS);
+            };
+            let program = &checked.graph().program;
+            let query = portc::paths::Query {
+                from: program.nodes_named(&from)?,
+                to: program.nodes_named(&to)?,
+                max_hops: usize::from(max_hops),
+            };
+            let paths = portc::paths::find(&checked, &query);
+            let text = match format {
+                PathsFormat::Human => portc::paths::report(&checked, &query, &paths).human(),
+                PathsFormat::Json => portc::paths::report(&checked, &query, &paths).json(),
+                PathsFormat::Dot => portc::paths::dot(&checked, &query, &paths),
+            };
+            write_output(&text, None)?;
+            Ok(0)
+        }
+        Command::Verify { input, role, nft, iptables, ip6tables, address, egress, settings, report } => {
+            let rulesets = cli::verify::Rulesets { nft, iptables, ip6tables };
+            let request = cli::verify::request(role, &address, egress)?;
+            cli::verify::run(&root_of(input), &settings, &report, &rulesets, request)
         }
         Command::Stdlib { command: StdlibCommand::List } => {
             let mut out = String::new();
@@ -378,6 +577,95 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+/// `FROM:TO` -> (FROM, TO).
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+        _ => Err(format!("--no-path takes FROM:TO, the names of two roles, externals or groups, got `{text}`")),
+    }
+}
+
+/// Adds the E0203 errors of `check --no-path` to an outcome whose program checked without errors.
+fn add_forbidden_paths(
+    outcome: &mut Outcome,
+    checked: Option<&portc::check::Checked>,
+    pairs: &[(String, String)],
+    max_hops: usize,
+) -> Result<(), String> {
+    let Some(checked) = checked.filter(|_| !pairs.is_empty() && !outcome.has_errors()) else { return Ok(()) };
+    outcome.diagnostics.extend(portc::paths::forbidden_paths(checked, pairs, max_hops)?);
+    portc::diag::sort(&mut outcome.diagnostics);
+    Ok(())
+}
+
+/// `portc diff`: checks both sides, compares them and prints the comparison; 0 same, 1 different.
+fn run_diff(
+    inputs: [String; 2],
+    settings: &[String],
+    request: &portc::diff::Request,
+    format: DiffFormat,
+    color: Color,
+) -> Result<u8, String> {
+    let report = Report { format: if format == DiffFormat::Json { Format::Json } else { Format::Human }, color };
+    let mut sides = Vec::new();
+    for (label, input) in ["OLD", "NEW"].into_iter().zip(&inputs) {
+        let (root, loader) = side_of(input)?;
+        let side =
+            portc::diff::check_side(&root, loader.as_ref(), settings).map_err(|e| format!("{label}: {}", e.0))?;
+        if side.outcome.has_errors() || side.checked.is_none() {
+            print_diagnostics(&side.outcome, &report, &mut std::io::stderr())?;
+            return Err(format!("{label} ({input}) has errors; nothing compared"));
+        }
+        sides.push(side);
+    }
+    let [old, new] = sides.as_slice() else { return Err("internal: two sides".into()) };
+    if let Some(unknown) = old.unknown.iter().find(|s| new.unknown.contains(s)) {
+        // Show the setting as `portc check` would, with its code (E0121), against OLD.
+        let (root, loader) = side_of(&inputs[0])?;
+        let (mut outcome, _) =
+            portc::check_program(&root, loader.as_ref(), std::slice::from_ref(unknown)).map_err(|e| e.0)?;
+        outcome.diagnostics.retain(|d| d.code == portc::diag::Code::UnknownSetting);
+        print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
+        let name = unknown.split_once('=').map_or(unknown.as_str(), |(n, _)| n);
+        return Err(format!("neither OLD nor NEW has a flag, option or param named `{name}`"));
+    }
+    let [old_label, new_label] = &inputs;
+    let (Some(old), Some(new)) = (old.input(old_label), new.input(new_label)) else {
+        return Err("internal: a side without a checked program".into());
+    };
+    let diff = portc::diff::diff(&old, &new, request)?;
+    match format {
+        DiffFormat::Human => write_output(&diff.human(), None)?,
+        DiffFormat::Markdown => write_output(&diff.markdown(), None)?,
+        DiffFormat::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            diff.write_json(&mut out).and_then(|()| out.flush()).map_err(|e| format!("cannot write output: {e}"))?;
+        }
+    }
+    Ok(if diff.is_empty() { 0 } else { EXIT_ERRORS })
+}
+
+/// A side of `portc diff`: a file, a file at a git revision (`REV:path`), or a stdlib module.
+fn side_of(input: &str) -> Result<(Root, Box<dyn portc::SourceLoader>), String> {
+    if Path::new(input).is_file() {
+        return Ok((Root::File(input.to_string()), Box::new(FsLoader)));
+    }
+    let Some((revision, path)) = portc::git::split_revision(input) else {
+        return Ok((root_of(input.to_string()), Box::new(FsLoader)));
+    };
+    let loader = portc::git::GitLoader::new(revision)?;
+    // Read the root once here, for a message that names the revision.
+    use portc::SourceLoader as _;
+    match loader.read(path) {
+        Ok(_) => Ok((Root::File(path.to_string()), Box::new(loader))),
+        Err(portc::LoadError::NotFound) => {
+            Err(format!("cannot read `{input}`: no file `{path}` at revision `{revision}`"))
+        }
+        Err(portc::LoadError::IsDirectory) => Err(format!("cannot read `{input}`: it is a directory at `{revision}`")),
+        Err(portc::LoadError::Other(why)) => Err(format!("cannot read `{input}`: {why}")),
+    }
+}
+
 /// Builds a per-host target for every host role from one compile, and writes `DIR/ROLE.EXT` for
 /// each, only when every role built: each role's file goes to a temporary file beside its place as
 /// it is made (so memory stays flat in the number of roles), and all are renamed at the end.
@@ -388,11 +676,20 @@ fn build_every_host(
     deny_warnings: bool,
     report: &Report,
 ) -> Result<u8, String> {
-    let extension = options.target.map_or("out", |t| t.description().extension);
+    let description = options.target.map(|t| t.description());
+    let extension = description.map_or("out", |d| d.extension);
+    let several = description.is_some_and(|d| d.documents);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
     let mut files = Vec::new();
     let outcome = portc::compile_every_host(root, &FsLoader, options, |build| {
-        if let Ok((documents, _)) = &build.result {
+        let Ok((documents, _)) = &build.result else { return Ok(()) };
+        if several {
+            // The target names its documents for the host: `etcd.v4.rules`.
+            for document in documents {
+                let path = format!("{dir}/{}", document.name);
+                files.push((temporary(&document.text, &path).map_err(portc::RootError)?, path));
+            }
+        } else {
             let text: String = documents.iter().map(|d| d.text.as_str()).collect();
             let path = format!("{dir}/{}.{extension}", build.role);
             files.push((temporary(&text, &path).map_err(portc::RootError)?, path));
@@ -559,11 +856,15 @@ fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
 }
 
 /// `text` in a temporary file beside `path`, for a rename over `path` once everything is ready.
-fn temporary(text: &str, path: &str) -> Result<tempfile::NamedTempFile, String> {
+/// The file is closed: a build for every host holds thousands of them (firewalld writes dozens
+/// of files per host), more than a process may have open.
+fn temporary(text: &str, path: &str) -> Result<tempfile::TempPath, String> {
     let dir = match Path::new(path).parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    // A target's document may name a subdirectory (firewalld's `zones/`).
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     // Created as any file is (0666 less the umask), not with a temporary file's 0600: rulesets
     // and manifests are read by other users and tools.
     let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
@@ -572,5 +873,5 @@ fn temporary(text: &str, path: &str) -> Result<tempfile::NamedTempFile, String> 
         .tempfile_in(dir)
         .map_err(|e| format!("cannot write `{path}`: {e}"))?;
     file.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{path}`: {e}"))?;
-    Ok(file)
+    Ok(file.into_temp_path())
 }

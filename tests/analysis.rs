@@ -96,5 +96,5 @@ fn the_modules_keep_their_flows_and_trivia() {
     assert_eq!(root.trivia.comments.len(), 1);
     assert_eq!(root.trivia.blank_lines.len(), 1);
     assert_eq!(a.module(a.modules[1].file).map(|m| m.path.as_str()), Some("common.ports"));
-    assert_eq!(a.program.flows.len(), 2);
+    assert_eq!(a.program().flows.len(), 2);
 }

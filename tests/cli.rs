@@ -136,6 +136,31 @@ fn output_files_are_written_whole_or_not_at_all() {
     assert_eq!(entries, 1, "only flows.json remains");
 }
 
+/// `--out-dir` holds every host's files until all are written, but never open: a build of every
+/// host may write more files than a process may have open (firewalld writes dozens per host).
+#[test]
+fn every_host_build_writes_more_files_than_it_may_open() {
+    let dir = scratch("many-files");
+    let out = dir.join("out").to_string_lossy().into_owned();
+    let script = format!(
+        "ulimit -n 32 && exec \"$0\" build examples/rancher-custom-site.ports --target firewalld --allow-lossy --out-dir {out}"
+    );
+    let output = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_portc")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sh runs");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let mut files = 0;
+    let mut dirs = vec![PathBuf::from(&out)];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("a directory").flatten() {
+            if entry.path().is_dir() { dirs.push(entry.path()) } else { files += 1 }
+        }
+    }
+    assert!(files > 32, "only {files} files: the limit was never in the way");
+}
+
 #[test]
 fn output_is_byte_identical_across_runs() {
     for input in ["examples/rancher-custom-site.ports", "examples/kubernetes-site.ports", "rancher.downstream.custom"] {

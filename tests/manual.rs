@@ -111,12 +111,16 @@ fn every_subcommand_has_a_page() {
         "portc-build.1",
         "portc-check.1",
         "portc-completions.1",
+        "portc-diff.1",
         "portc-explain.1",
         "portc-fmt.1",
+        "portc-lsp.1",
         "portc-man.1",
+        "portc-paths.1",
         "portc-stdlib-list.1",
         "portc-stdlib-show.1",
         "portc-stdlib.1",
+        "portc-verify.1",
         "portc.1",
     ];
     assert_eq!(names, expected);

@@ -37,6 +37,9 @@ use portc::{FsLoader, Options, Root, Target};
 const MAX_DENIED: usize = 10;
 /// The port every test pod listens on.
 const POD_PORT: u16 = 8080;
+/// How long a probe that must pass may take: it returns as soon as it got through, so this only
+/// costs time when it fails, and it must outlast a Python start on a loaded machine.
+const PASS_SECONDS: f32 = 5.0;
 /// The IPVS-style Service's port, served by the node itself.
 const IPVS_PORT: u16 = 8053;
 
@@ -44,10 +47,16 @@ const IPVS_PORT: u16 = 8053;
 struct Bed {
     namespaces: Vec<String>,
     prefix: String,
+    /// Daemons started for the bed (firewalld and its D-Bus), ended before the namespaces go.
+    daemons: Vec<std::process::Child>,
 }
 
 impl Drop for Bed {
     fn drop(&mut self) {
+        for daemon in &mut self.daemons {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
         // For a developer debugging the bed by hand; the namespaces then stay until deleted.
         if std::env::var_os("PORTC_KEEP_NETNS").is_some() {
             eprintln!("kept the namespaces {}", self.namespaces.join(" "));
@@ -61,7 +70,7 @@ impl Drop for Bed {
 
 impl Bed {
     fn new(tag: &str) -> Bed {
-        Bed { namespaces: Vec::new(), prefix: format!("pc{}{tag}", std::process::id()) }
+        Bed { namespaces: Vec::new(), prefix: format!("pc{}{tag}", std::process::id()), daemons: Vec::new() }
     }
 
     /// A new namespace, with loopback up; a leftover of an earlier run is deleted first.
@@ -473,30 +482,269 @@ fn monitor(ns: &str, outsider: Ipv4Addr, overlay: u16) {
     nft_load(ns, &table).unwrap_or_else(|e| panic!("monitor table: {e}"));
 }
 
-/// Loads every host's ruleset, twice (a reload must replace, not add).
-fn load(root: &Root, cluster: &Cluster, site: &Site, egress: bool) {
+/// The host firewall under test, and how a node loads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Firewall {
+    /// `nft -f HOST.nft`.
+    Nftables,
+    /// `scripts/iptables-apply.sh load HOST`: `ipset restore`, `iptables-restore --noflush`,
+    /// `ip6tables-restore --noflush`, then the hooks.
+    Iptables,
+    /// The host's files in firewalld's configuration directory, as `HOST/install.sh` lays them
+    /// out, then `firewall-cmd --reload`, with a firewalld (nftables backend) and a D-Bus of its
+    /// own per node.
+    Firewalld,
+}
+
+/// Where a node's firewalld keeps its configuration and its D-Bus socket.
+fn firewalld_paths(dir: &std::path::Path, ns: &str) -> (std::path::PathBuf, String) {
+    let base = dir.join(format!("firewalld-{ns}"));
+    let bus = format!("unix:path={}", base.join("bus").display());
+    (base.join("conf"), bus)
+}
+
+/// `firewall-cmd --reload` against the firewalld of `ns`. On a busy machine a reload can take
+/// longer than D-Bus's 25 s reply timeout; firewalld goes on with it, so a reply that did not
+/// come is followed by waiting until the daemon answers `running` again. The probes and
+/// `check_reloaded` then judge what it loaded.
+fn reload_firewalld(ns: &str, bus: &str) -> Result<(), String> {
+    let Err(error) = firewall_cmd(ns, bus, &["--reload"]) else { return Ok(()) };
+    if !error.contains("Did not receive a reply") {
+        return Err(error);
+    }
+    for _ in 0..24 {
+        if firewall_cmd(ns, bus, &["--state"]).is_ok_and(|state| state.trim() == "running") {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    Err(format!("{error}\n(and firewalld did not answer for two minutes after)"))
+}
+
+/// `firewall-cmd ARGS` against the firewalld of `ns`.
+fn firewall_cmd(ns: &str, bus: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("ip")
+        .args(["netns", "exec", ns, "firewall-cmd"])
+        .args(args)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", bus)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() { Ok(text) } else { Err(format!("{text}{}", String::from_utf8_lossy(&output.stderr))) }
+}
+
+impl Firewall {
+    fn target(self) -> Target {
+        match self {
+            Firewall::Nftables => Target::Nftables,
+            Firewall::Iptables => Target::Iptables,
+            Firewall::Firewalld => Target::Firewalld,
+        }
+    }
+
+    /// The warnings a build of the examples gives for this firewall: firewalld's, by design.
+    fn expected_warnings(self) -> &'static [&'static str] {
+        match self {
+            Firewall::Firewalld => &["W0307", "W0308"],
+            _ => &[],
+        }
+    }
+
+    /// Whether a probe gets through: what the site declares, except where the firewall is known
+    /// to be wider (firewalld accepts NodePorts that kube-proxy DNAT-ed: W0307).
+    fn passes(self, probe: &Probe) -> bool {
+        probe.pass || (self == Firewall::Firewalld && probe.what.starts_with("outsider -> NodePort"))
+    }
+
+    /// What a node runs beside the firewall before it is loaded: for iptables, a chain of
+    /// kube-proxy's hooked from INPUT, which every reload must keep; for firewalld, the daemon.
+    fn prepare(self, bed: &mut Bed, ns: &str, dir: &std::path::Path) {
+        match self {
+            Firewall::Nftables => {}
+            Firewall::Iptables => {
+                for tool in ["iptables", "ip6tables"] {
+                    in_ns(ns, &[tool, "-N", "KUBE-FIREWALL"]);
+                    in_ns(
+                        ns,
+                        &[tool, "-A", "KUBE-FIREWALL", "-m", "comment", "--comment", "kube-proxy sim", "-j", "RETURN"],
+                    );
+                    in_ns(ns, &[tool, "-I", "INPUT", "-j", "KUBE-FIREWALL"]);
+                }
+            }
+            Firewall::Firewalld => {
+                let (conf, bus) = firewalld_paths(dir, ns);
+                std::fs::create_dir_all(&conf).expect("firewalld's directory");
+                std::fs::write(conf.join("firewalld.conf"), "DefaultZone=public\nFirewallBackend=nftables\n")
+                    .expect("firewalld.conf");
+                let socket = bus.trim_start_matches("unix:path=").to_string();
+                let dbus = Command::new("dbus-daemon")
+                    .args(["--config-file=/usr/share/dbus-1/system.conf", "--nofork", "--nopidfile"])
+                    .arg(format!("--address={bus}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("dbus-daemon runs");
+                bed.daemons.push(dbus);
+                for _ in 0..100 {
+                    if std::path::Path::new(&socket).exists() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                let firewalld = Command::new("ip")
+                    .args(["netns", "exec", ns, "firewalld", "--nofork", "--nopid", "--log-target", "console"])
+                    .arg("--system-config")
+                    .arg(&conf)
+                    .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("firewalld runs");
+                bed.daemons.push(firewalld);
+                let running = (0..120).any(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    firewall_cmd(ns, &bus, &["--state"]).is_ok_and(|s| s.trim() == "running")
+                });
+                assert!(running, "firewalld did not start in {ns}");
+            }
+        }
+    }
+
+    /// Loads one host's documents; `Err` with the tool's complaint.
+    fn load(
+        self,
+        ns: &str,
+        role: &str,
+        documents: &[portc::lower::Document],
+        dir: &std::path::Path,
+    ) -> Result<(), String> {
+        match self {
+            Firewall::Nftables => {
+                let text: String = documents.iter().map(|d| d.text.as_str()).collect();
+                nft_load(ns, &text)
+            }
+            Firewall::Iptables => {
+                for document in documents {
+                    std::fs::write(dir.join(&document.name), &document.text).map_err(|e| e.to_string())?;
+                }
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/iptables-apply.sh");
+                let prefix = dir.join(role).to_string_lossy().into_owned();
+                let output = Command::new("ip")
+                    .args(["netns", "exec", ns, "sh", script, "load", &prefix])
+                    .env("PORTC_IPTABLES_DIR", dir.join(format!("keep-{role}")))
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+            }
+            Firewall::Firewalld => {
+                // The files go where install.sh puts them (tests/firewalld.rs runs install.sh
+                // itself; its firewall-offline-cmd calls take a minute per host here).
+                let (conf, bus) = firewalld_paths(dir, ns);
+                for kind in ["zones", "services", "ipsets", "policies"] {
+                    let _ = std::fs::remove_dir_all(conf.join(kind));
+                }
+                for document in documents.iter().filter(|d| d.name.ends_with(".xml")) {
+                    let relative = document.name.split_once('/').map_or(document.name.as_str(), |(_, rest)| rest);
+                    let path = conf.join(relative);
+                    std::fs::create_dir_all(path.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
+                    std::fs::write(path, &document.text).map_err(|e| e.to_string())?;
+                }
+                std::fs::write(conf.join("firewalld.conf"), "DefaultZone=portc\nFirewallBackend=nftables\n")
+                    .map_err(|e| e.to_string())?;
+                reload_firewalld(ns, &bus)
+            }
+        }
+    }
+
+    /// After the reloads: one portc table (or one hook per built-in chain), and the other tools'
+    /// rules still there.
+    fn check_reloaded(self, ns: &str, role: &str, kubernetes_node: bool, dir: &std::path::Path) {
+        let listing = |args: &[&str]| {
+            let output = Command::new("ip").args(["netns", "exec", ns]).args(args).output();
+            output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+        };
+        let tables = listing(&["nft", "list", "tables"]);
+        if kubernetes_node {
+            assert!(tables.contains("table ip kube_proxy_sim"), "{role}: kube-proxy's table is gone:\n{tables}");
+        }
+        match self {
+            Firewall::Nftables => {
+                let count = tables.matches("table inet portc").count();
+                assert_eq!(count, 1, "{role}: one portc table after reloads:\n{tables}");
+            }
+            Firewall::Iptables => {
+                for tool in ["iptables-save", "ip6tables-save"] {
+                    let saved = listing(&[tool]);
+                    for hook in
+                        ["-A PREROUTING -j PORTC-PREROUTING", "-A INPUT -j PORTC-INPUT", "-A OUTPUT -j PORTC-OUTPUT"]
+                    {
+                        assert_eq!(saved.matches(hook).count(), 1, "{role} ({tool}): one `{hook}`:\n{saved}");
+                    }
+                    assert!(saved.contains("-A INPUT -j KUBE-FIREWALL"), "{role} ({tool}): kube-proxy's hook is gone");
+                }
+            }
+            Firewall::Firewalld => {
+                assert_eq!(tables.matches("table inet firewalld").count(), 1, "{role}: firewalld's table:\n{tables}");
+                let (_, bus) = firewalld_paths(dir, ns);
+                let zone = firewall_cmd(ns, &bus, &["--get-default-zone"]).unwrap_or_else(|e| panic!("{role}: {e}"));
+                assert_eq!(zone.trim(), "portc", "{role}: the portc zone is the default zone");
+            }
+        }
+    }
+
+    /// Takes the firewall away, so that the next one starts from an open node.
+    fn unload(self, ns: &str) {
+        // firewalld runs until the bed ends it.
+        match self {
+            Firewall::Nftables => {
+                let _ =
+                    Command::new("ip").args(["netns", "exec", ns, "nft", "delete", "table", "inet", "portc"]).status();
+            }
+            Firewall::Firewalld => {}
+            Firewall::Iptables => {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/iptables-apply.sh");
+                let keep = std::env::temp_dir().join(format!("portc-netns-unload-{}", std::process::id()));
+                let _ = Command::new("ip")
+                    .args(["netns", "exec", ns, "sh", script, "remove"])
+                    .env("PORTC_IPTABLES_DIR", keep)
+                    .stdout(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// Loads every host's firewall, twice (a reload must replace, not add).
+fn load(firewall: Firewall, root: &Root, cluster: &Cluster, site: &Site, egress: bool, dir: &std::path::Path) {
     for role in &site.hosts {
         let Some(host) = cluster.hosts.get(role) else { continue };
-        let options =
-            Options { target: Some(Target::Nftables), roles: vec![role.clone()], egress, ..Options::default() };
+        // firewalld's zone is wider than the flows on a Kubernetes node (E0304, E0305): built only
+        // with --allow-lossy, as an operator would.
+        let allow_lossy = firewall == Firewall::Firewalld;
+        let options = Options {
+            target: Some(firewall.target()),
+            roles: vec![role.clone()],
+            egress,
+            allow_lossy,
+            ..Options::default()
+        };
         let outcome = portc::compile(root, &FsLoader, &options).expect("loads");
         let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
-        // The examples build without a warning, with and without egress filtering.
+        // The examples build without a warning, with and without egress filtering, but those the
+        // firewall gives by design.
+        let expected = firewall.expected_warnings();
         assert!(
-            outcome.diagnostics.is_empty(),
+            outcome.diagnostics.iter().all(|d| expected.contains(&d.code.as_str())),
             "{root:?} as {role}{}:\n{rendered}",
             if egress { " --egress" } else { "" }
         );
-        let text = outcome.output.unwrap_or_else(|| panic!("{role}: {rendered}"));
+        assert!(outcome.output.is_some(), "{role}: {rendered}");
         for _ in 0..2 {
-            nft_load(&host.ns, &text).unwrap_or_else(|e| panic!("nft -f refused the ruleset of {role}: {e}\n{text}"));
+            firewall.load(&host.ns, role, &outcome.documents, dir).unwrap_or_else(|e| {
+                panic!("{firewall:?}: the host firewall of {role} does not load: {e}\n{:#?}", outcome.documents)
+            });
         }
-        let tables = Command::new("ip").args(["netns", "exec", &host.ns, "nft", "list", "tables"]).output();
-        let tables = tables.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        assert_eq!(tables.matches("table inet portc").count(), 1, "{role}: one portc table after reloads:\n{tables}");
-        if site.kubernetes_nodes().contains(role) {
-            assert!(tables.contains("table ip kube_proxy_sim"), "{role}: kube-proxy's table is gone:\n{tables}");
-        }
+        firewall.check_reloaded(&host.ns, role, site.kubernetes_nodes().contains(role), dir);
     }
 }
 
@@ -730,10 +978,18 @@ fn declared_and_mutated(site: &Site, cluster: &Cluster, out: &mut Vec<Probe>) {
 }
 
 /// Runs the probes; returns the verdict lines and the failures.
-fn verdicts(probes: &[Probe]) -> (Vec<String>, Vec<String>) {
+fn verdicts(probes: &[Probe], firewall: Firewall) -> (Vec<String>, Vec<String>) {
     let (mut lines, mut failures) = (Vec::new(), Vec::new());
     for p in probes {
-        let got = deliver(&p.from, &p.listener, p.to, p.protocol, (p.port, p.listen), if p.pass { 2.0 } else { 0.6 });
+        let p = &Probe { pass: firewall.passes(p), ..p.clone() };
+        let got = deliver(
+            &p.from,
+            &p.listener,
+            p.to,
+            p.protocol,
+            (p.port, p.listen),
+            if p.pass { PASS_SECONDS } else { 0.6 },
+        );
         let verdict = if got { "passed" } else { "dropped" };
         let line = format!("{:<8} {} ({} {} to {})", verdict, p.what, p.protocol, p.port, p.to);
         if got != p.pass {
@@ -798,8 +1054,9 @@ fn multicast_and_overlay(site: &Site, cluster: &Cluster, egress: bool) -> (Vec<S
     (lines, failures)
 }
 
-/// Builds the cluster of an example, then loads and probes its rulesets, without and with egress.
-fn prove(example: &str, tag: &str) {
+/// Builds the cluster of an example, then loads and probes each host firewall's rulesets,
+/// without and with egress, on the same nodes: the same probes for every firewall.
+fn prove(example: &str, tag: &str, firewalls: &[Firewall]) {
     let root = Root::File(example.to_string());
     let site = Site::read(&root);
     let mut bed = Bed::new(tag);
@@ -808,20 +1065,32 @@ fn prove(example: &str, tag: &str) {
     for node in site.kubernetes_nodes() {
         monitor(&cluster.hosts.get(&node).expect("node").ns, outsider, cluster.overlay);
     }
+    let dir = std::env::temp_dir().join(format!("portc-netns-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory for the rulesets");
     let probes = probes(&site, &cluster);
     let mut report = Vec::new();
     let mut failures = Vec::new();
-    for egress in [false, true] {
-        load(&root, &cluster, &site, egress);
-        let mode = if egress { "with --egress" } else { "without egress filtering" };
-        report.push(format!("--- {example}, {mode}"));
-        let (lines, failed) = verdicts(&probes);
-        report.extend(lines);
-        failures.extend(failed.into_iter().map(|f| format!("{mode}: {f}")));
-        let (lines, failed) = multicast_and_overlay(&site, &cluster, egress);
-        report.extend(lines);
-        failures.extend(failed.into_iter().map(|f| format!("{mode}: {f}")));
+    for firewall in firewalls {
+        let hosts: Vec<Host> = site.hosts.iter().filter_map(|r| cluster.hosts.get(r)).cloned().collect();
+        for host in &hosts {
+            firewall.prepare(&mut bed, &host.ns, &dir);
+        }
+        for egress in [false, true] {
+            load(*firewall, &root, &cluster, &site, egress, &dir);
+            let mode = format!("{firewall:?}, {}", if egress { "with --egress" } else { "without egress filtering" });
+            report.push(format!("--- {example}, {mode}"));
+            let (lines, failed) = verdicts(&probes, *firewall);
+            report.extend(lines);
+            failures.extend(failed.into_iter().map(|f| format!("{mode}: {f}")));
+            let (lines, failed) = multicast_and_overlay(&site, &cluster, egress);
+            report.extend(lines);
+            failures.extend(failed.into_iter().map(|f| format!("{mode}: {f}")));
+        }
+        for host in &hosts {
+            firewall.unload(&host.ns);
+        }
     }
+    let _ = std::fs::remove_dir_all(&dir);
     eprintln!("{}", report.join("\n"));
     assert!(failures.is_empty(), "{example}:\n{}", failures.join("\n"));
 }
@@ -836,25 +1105,86 @@ const NEEDS: &[Need] = &[
     Need::NetAdmin,
 ];
 
+/// What the iptables runs need beyond that.
+const IPTABLES_NEEDS: &[Need] = &[
+    Need::Tool("nft"),
+    Need::Tool("ip"),
+    Need::Tool("bridge"),
+    Need::Tool("python3"),
+    Need::Tool("ping"),
+    Need::Tool("iptables-restore"),
+    Need::Tool("ip6tables-restore"),
+    Need::Tool("ipset"),
+    Need::NetAdmin,
+];
+
+/// What the firewalld runs need beyond that: the daemon, its tools and a D-Bus of their own.
+const FIREWALLD_NEEDS: &[Need] = &[
+    Need::Tool("nft"),
+    Need::Tool("ip"),
+    Need::Tool("bridge"),
+    Need::Tool("python3"),
+    Need::Tool("ping"),
+    Need::Tool("firewalld"),
+    Need::Tool("firewall-cmd"),
+    Need::Tool("firewall-offline-cmd"),
+    Need::Tool("dbus-daemon"),
+    Need::NetAdmin,
+];
+
 fn main() -> std::process::ExitCode {
-    support::run(vec![
-        Test::new("rke_custom_nodes_cluster", NEEDS, rke_custom_nodes_cluster),
-        Test::new("kubeadm_cluster", NEEDS, kubeadm_cluster),
-        Test::new("dce5_cluster", NEEDS, dce5_cluster),
-        Test::new("safe_apply_rolls_back_unless_confirmed", NEEDS, safe_apply_rolls_back_unless_confirmed),
-    ])
+    // The probes mostly wait for packets that must not arrive, so the clusters run side by side.
+    support::run_with_threads(
+        vec![
+            Test::new("rke_custom_nodes_cluster", NEEDS, rke_custom_nodes_cluster),
+            Test::new("kubeadm_cluster", NEEDS, kubeadm_cluster),
+            Test::new("dce5_cluster", NEEDS, dce5_cluster),
+            Test::new("rke_custom_nodes_cluster_iptables", IPTABLES_NEEDS, rke_custom_nodes_cluster_iptables),
+            Test::new("kubeadm_cluster_iptables", IPTABLES_NEEDS, kubeadm_cluster_iptables),
+            Test::new("dce5_cluster_iptables", IPTABLES_NEEDS, dce5_cluster_iptables),
+            Test::new("rke_custom_nodes_cluster_firewalld", FIREWALLD_NEEDS, rke_custom_nodes_cluster_firewalld),
+            Test::new("kubeadm_cluster_firewalld", FIREWALLD_NEEDS, kubeadm_cluster_firewalld),
+            Test::new("dce5_cluster_firewalld", FIREWALLD_NEEDS, dce5_cluster_firewalld),
+            Test::new("safe_apply_rolls_back_unless_confirmed", NEEDS, safe_apply_rolls_back_unless_confirmed),
+        ],
+        3,
+    )
 }
 
 fn rke_custom_nodes_cluster() {
-    prove("examples/rancher-custom-site.ports", "r");
+    prove("examples/rancher-custom-site.ports", "r", &[Firewall::Nftables]);
 }
 
 fn kubeadm_cluster() {
-    prove("examples/kubeadm-site.ports", "k");
+    prove("examples/kubeadm-site.ports", "k", &[Firewall::Nftables]);
 }
 
 fn dce5_cluster() {
-    prove("examples/dce5-cilium-site.ports", "d");
+    prove("examples/dce5-cilium-site.ports", "d", &[Firewall::Nftables]);
+}
+
+fn rke_custom_nodes_cluster_iptables() {
+    prove("examples/rancher-custom-site.ports", "ri", &[Firewall::Iptables]);
+}
+
+fn kubeadm_cluster_iptables() {
+    prove("examples/kubeadm-site.ports", "ki", &[Firewall::Iptables]);
+}
+
+fn dce5_cluster_iptables() {
+    prove("examples/dce5-cilium-site.ports", "di", &[Firewall::Iptables]);
+}
+
+fn rke_custom_nodes_cluster_firewalld() {
+    prove("examples/rancher-custom-site.ports", "rf", &[Firewall::Firewalld]);
+}
+
+fn kubeadm_cluster_firewalld() {
+    prove("examples/kubeadm-site.ports", "kf", &[Firewall::Firewalld]);
+}
+
+fn dce5_cluster_firewalld() {
+    prove("examples/dce5-cilium-site.ports", "df", &[Firewall::Firewalld]);
 }
 
 /// A host's ruleset for `role` of `example`.

@@ -14,9 +14,13 @@ fn relative(path: &Path) -> String {
 }
 
 /// Checks a case, or builds it when a line `# build: --target T [--role R] [--egress] [--allow-lossy]` asks,
-/// and renders the diagnostics without colour.
+/// and renders the diagnostics without colour. A line `# check: --no-path FROM:TO` checks it as
+/// `portc check --no-path` does.
 fn render_case(name: &str) -> String {
     let text = std::fs::read_to_string(name).unwrap_or_default();
+    if let Some(args) = text.lines().find_map(|l| l.strip_prefix("# check:")) {
+        return check_no_path(name, args);
+    }
     let Some(args) = text.lines().find_map(|l| l.strip_prefix("# build:")) else {
         return portc::check_and_render_plain(name, &FsLoader);
     };
@@ -34,6 +38,23 @@ fn render_case(name: &str) -> String {
         Ok(outcome) => portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false),
         Err(e) => format!("error: {}\n", e.0),
     }
+}
+
+/// `portc check --no-path FROM:TO` on a case.
+fn check_no_path(name: &str, args: &str) -> String {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let pairs: Vec<(String, String)> = words
+        .windows(2)
+        .filter(|w| w.first() == Some(&"--no-path"))
+        .filter_map(|w| w.get(1)?.split_once(':').map(|(f, t)| (f.to_string(), t.to_string())))
+        .collect();
+    let root = portc::Root::File(name.to_string());
+    let (mut outcome, checked) = portc::check_program(&root, &FsLoader, &[]).expect("the case loads");
+    let checked = checked.expect("the case checks");
+    let hops = usize::from(portc::paths::DEFAULT_MAX_HOPS);
+    outcome.diagnostics.extend(portc::paths::forbidden_paths(&checked, &pairs, hops).expect("known names"));
+    portc::diag::sort(&mut outcome.diagnostics);
+    portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false)
 }
 
 #[test]

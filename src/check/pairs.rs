@@ -27,6 +27,7 @@ pub struct Record {
 impl Record {
     fn new(edge: &Edge, index: usize) -> Self {
         let (start, end) = super::overlap::interval(edge);
+        // Edges come from flows of files held in memory; 2^32 of them cannot be built.
         let index = u32::try_from(index).expect("invariant: fewer than 2^32 edges");
         Record {
             from: edge.from,

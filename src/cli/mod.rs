@@ -1,5 +1,8 @@
 //! The commands of the `portc` binary that are more than a call into the library: formatting
-//! files in place, and the shell completions and manual page made from the clap definition.
+//! files in place, the language server's files, the shell completions and manual page made from
+//! the clap definition, and verifying a ruleset read from files or standard input.
 
 pub mod fmt;
+pub mod lsp;
 pub mod manual;
+pub mod verify;

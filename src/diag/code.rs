@@ -120,6 +120,8 @@ pub enum Code {
     UnboundEndpoint,
     /// `bind a = 10.0.0.1`, `bind b = fd00::1` and `a -> b : tcp 22`; or `icmpv6` from an IPv4-only peer.
     FamilyMismatch,
+    /// `check --no-path internet:db` with `internet -> web : tcp 443` and `web -> db : tcp 5432`.
+    ReachableThroughRoles,
 
     /// `build --target nftables --role etcd` where a flow to etcd comes from an unbound role.
     PeerWithoutAddresses,
@@ -141,6 +143,29 @@ pub enum Code {
     /// `build --target networkpolicy` where a pod role receives a flow from a host role bound
     /// to addresses.
     NodeIpBlock,
+    /// `build --target firewalld --role worker --allow-lossy` where the site binds `pod_cidr` and
+    /// pods reach the worker (a Kubernetes node, whose NodePorts kube-proxy DNATs before firewalld
+    /// sees them); without `--allow-lossy` it is `NodePortsUnenforceable`.
+    DnatBypassesFirewalld,
+    /// `build --target firewalld --role db --allow-lossy` where `bind db = fd00::5` (firewalld
+    /// cannot name the ICMPv6 types IPv6 needs, so it accepts all of ICMPv6); without
+    /// `--allow-lossy` it is `Icmpv6Unenforceable`.
+    IcmpWidened,
+    /// `build --target firewalld --role worker` where the site binds `pod_cidr` and pods reach
+    /// the worker: firewalld cannot keep the NodePorts to their declared sources.
+    NodePortsUnenforceable,
+    /// `build --target firewalld --role db` where `bind db = fd00::5`: firewalld cannot keep
+    /// ICMPv6 to the RFC 4890 baseline and the declared flows.
+    Icmpv6Unenforceable,
+    /// `build --target aws` where a role receives flows from 61 prefixes.
+    SecurityGroupRuleQuota,
+    /// `build --target aws` on a program whose template has more than 500 resources.
+    TemplateTooLarge,
+    /// `build --target cilium` where a role is bound to `nodes { "kubernetes.io/os": "linux" }`.
+    CiliumIgnoredLabel,
+    /// `build --target cilium` where a flow to a node role comes from an external that covers
+    /// the addresses of another node role.
+    CidrCoversCluster,
 }
 
 impl Code {
@@ -200,6 +225,7 @@ impl Code {
         Code::NoPodNetwork,
         Code::UnboundEndpoint,
         Code::FamilyMismatch,
+        Code::ReachableThroughRoles,
         Code::PeerWithoutAddresses,
         Code::UndecidedCondition,
         Code::Lockout,
@@ -209,6 +235,14 @@ impl Code {
         Code::FailsafeMoot,
         Code::ClusterNetworkUnbound,
         Code::NodeIpBlock,
+        Code::DnatBypassesFirewalld,
+        Code::IcmpWidened,
+        Code::NodePortsUnenforceable,
+        Code::Icmpv6Unenforceable,
+        Code::SecurityGroupRuleQuota,
+        Code::TemplateTooLarge,
+        Code::CiliumIgnoredLabel,
+        Code::CidrCoversCluster,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -268,6 +302,7 @@ impl Code {
             Code::NoPodNetwork => "W0208",
             Code::UnboundEndpoint => "W0209",
             Code::FamilyMismatch => "W0210",
+            Code::ReachableThroughRoles => "E0203",
             Code::PeerWithoutAddresses => "E0301",
             Code::UndecidedCondition => "E0302",
             Code::Lockout => "W0301",
@@ -277,6 +312,14 @@ impl Code {
             Code::FailsafeMoot => "W0304",
             Code::ClusterNetworkUnbound => "W0305",
             Code::NodeIpBlock => "W0306",
+            Code::DnatBypassesFirewalld => "W0307",
+            Code::IcmpWidened => "W0308",
+            Code::NodePortsUnenforceable => "E0304",
+            Code::Icmpv6Unenforceable => "E0305",
+            Code::SecurityGroupRuleQuota => "W0320",
+            Code::TemplateTooLarge => "W0321",
+            Code::CiliumIgnoredLabel => "E0320",
+            Code::CidrCoversCluster => "W0322",
         }
     }
 

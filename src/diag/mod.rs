@@ -126,12 +126,14 @@ impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let text = text.into();
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        // Each file is read into memory first; 2^32 of them cannot be loaded in one process.
         let id = FileId(u32::try_from(self.files.len()).expect("invariant: fewer than 2^32 files"));
         self.files.push(SourceFile { name: name.into(), text, line_starts });
         id
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {
+        // FileIds are handed out only by `add` on this map, and files are never removed.
         self.files.get(id.0 as usize).expect("invariant: FileIds come from this map")
     }
 

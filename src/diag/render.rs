@@ -154,6 +154,7 @@ pub fn json(map: &SourceMap, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
         let record = JsonDiagnostic::new(map, diagnostic);
+        // Strings, numbers and vectors only: serde_json fails only on non-string map keys or a failing Serialize impl.
         out.push_str(&serde_json::to_string(&record).expect("invariant: plain data serialises"));
         out.push('\n');
     }

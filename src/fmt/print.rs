@@ -92,6 +92,7 @@ impl Printer<'_> {
         };
         let indent = *indent;
         if let Some(earlier) = comment.replace(trailing) {
+            // The `let ... else` above returned unless the last line is code.
             let code = self.out.pop().expect("invariant: the last line is code");
             self.out.push(Out::Comment { indent, text: earlier.text });
             self.out.push(code);

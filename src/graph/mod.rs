@@ -212,6 +212,7 @@ fn concrete_ports(
 fn unset_param(program: &Program, param: ParamId, uses: &[Span]) -> Diagnostic {
     let def = program.params.get(param.index());
     let name = def.map_or("?", |p| p.name.as_str());
+    // `unset` maps a param to the spans of the flows that used it; an entry is made at a use.
     let (first, rest) = uses.split_first().expect("invariant: an unset param has a use");
     let mut d = Diagnostic::new(Code::ParamUnset, format!("param `{name}` has no value"), *first, "this flow needs it");
     for span in rest {

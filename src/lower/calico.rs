@@ -74,6 +74,7 @@ const DIALECT: Dialect = Dialect {
     local_gap: None,
     policy: "Calico policy",
     protocol_alternative: "",
+    names_otherwise: |_, _| false,
 };
 
 /// A `projectcalico.org/v3` `GlobalNetworkPolicy`.
@@ -181,6 +182,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[super::Setting::Egress, super::Setting::AllowLossy],
     extension: "yaml",
     documents: true,
+    site: true,
 };
 
 impl Lower for Calico {
@@ -245,6 +247,7 @@ impl Lower for Calico {
 }
 
 fn document(plan: &Plan, what: &str, comments: &str, policy: &GlobalNetworkPolicy) -> Document {
+    // Typed structs of strings, numbers and string-keyed maps: nothing the serializer can refuse.
     let yaml = serde_saphyr::to_string(policy).expect("invariant: a GlobalNetworkPolicy serialises to YAML");
     let mut text = String::from("---\n");
     text.push_str(&kubernetes::header(

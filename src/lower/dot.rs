@@ -20,6 +20,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[],
     extension: "dot",
     documents: false,
+    site: false,
 };
 
 impl Lower for Dot {

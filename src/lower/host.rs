@@ -6,6 +6,9 @@
 //! overlay, kube-proxy's NAT. `kubernetes.cluster` (stdlib) names the cluster's two networks,
 //! `pod_cidr` and `service_cidr`; this module finds them by that declaration, so that every host
 //! target treats traffic from pods and to Services the same way (docs/targets/nftables.md).
+//!
+//! What the rulesets of every host target share lives here too: the ICMP baseline, the address
+//! families of a peer, comments with provenance, and names that fit a tool's limits.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -215,6 +218,12 @@ pub fn role_list(names: &[String], roles: &BTreeSet<NodeId>) -> String {
     list.join(", ")
 }
 
+/// The name of a host's files: its roles joined by `+` (`etcd+worker`).
+pub fn host_name(names: &[String], roles: &BTreeSet<NodeId>) -> String {
+    let list: Vec<&str> = roles.iter().filter_map(|r| names.get(r.index())).map(String::as_str).collect();
+    list.join("+")
+}
+
 /// Whether a flow marked `management` reaches the host from a peer with addresses.
 fn reaches_management(program: &Program, edges: &[&Edge], roles: &BTreeSet<NodeId>) -> bool {
     edges.iter().any(|e| {
@@ -330,4 +339,162 @@ fn entry((protocol, start, end): (Protocol, u16, u16), comments: &BTreeSet<Strin
 fn first(comments: &BTreeSet<String>) -> &str {
     let text = comments.iter().next().map_or("", String::as_str);
     text.rsplit_once(" [").map_or(text, |(description, _)| description)
+}
+
+/// One group of ICMP types of the baseline that every host accepts in both directions.
+#[derive(Clone, Copy, Debug)]
+pub struct IcmpGroup {
+    /// ICMPv6 (else ICMP).
+    pub v6: bool,
+    /// Type numbers, with the name nft and iptables know them by where they have one.
+    pub types: &'static [(u8, Option<&'static str>)],
+    pub why: &'static str,
+}
+
+/// What every host accepts whatever the policy says, in both directions: RFC 4890 section 4.4.1
+/// ("traffic that must not be dropped") for ICMPv6, and its IPv4 counterparts. Echo is not in
+/// it: `icmp`/`icmpv6` flows say who may ping. DHCPv6 replies are the other fixed rule
+/// (`DHCPV6_REPLY`).
+pub const ICMP_BASELINE: &[IcmpGroup] = &[
+    IcmpGroup {
+        v6: false,
+        types: &[(3, Some("destination-unreachable")), (11, Some("time-exceeded")), (12, Some("parameter-problem"))],
+        why: "ICMP errors; path MTU discovery needs destination-unreachable",
+    },
+    IcmpGroup {
+        v6: true,
+        types: &[
+            (1, Some("destination-unreachable")),
+            (2, Some("packet-too-big")),
+            (3, Some("time-exceeded")),
+            (4, Some("parameter-problem")),
+        ],
+        why: "ICMPv6 errors (RFC 4890 4.4.1)",
+    },
+    IcmpGroup {
+        v6: true,
+        types: &[
+            (133, Some("nd-router-solicit")),
+            (134, Some("nd-router-advert")),
+            (135, Some("nd-neighbor-solicit")),
+            (136, Some("nd-neighbor-advert")),
+            (141, Some("ind-neighbor-solicit")),
+            (142, Some("ind-neighbor-advert")),
+            (148, None),
+            (149, None),
+        ],
+        why: "IPv6 neighbour discovery (RFC 4890 4.4.1)",
+    },
+    IcmpGroup {
+        v6: true,
+        types: &[
+            (130, Some("mld-listener-query")),
+            (131, Some("mld-listener-report")),
+            (132, Some("mld-listener-done")),
+            (143, Some("mld2-listener-report")),
+            (151, None),
+            (152, None),
+            (153, None),
+        ],
+        why: "IPv6 multicast listener discovery (RFC 4890 4.4.1)",
+    },
+];
+
+/// DHCPv6 replies from a link-local server, which conntrack cannot tie to a request sent to a
+/// multicast address: (source prefix, source port, destination port).
+pub const DHCPV6_REPLY: (&str, u16, u16) = ("fe80::/10", 547, 546);
+/// DHCPv6 requests of the host, with egress filtering: (destination, source port, destination port).
+pub const DHCPV6_REQUEST: (&str, u16, u16) = ("ff02::1:2", 546, 547);
+
+/// `(family, nft type, elements)` of one address family: `("v4", "ipv4_addr", ["10.0.1.0/24"])`.
+pub type Family = (&'static str, &'static str, Vec<String>);
+
+/// Addresses split by family, overlapping prefixes merged; families without addresses left out.
+pub fn families(addresses: &[ipnet::IpNet]) -> Vec<Family> {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for address in addresses {
+        match address.trunc() {
+            ipnet::IpNet::V4(net) => v4.push(net),
+            ipnet::IpNet::V6(net) => v6.push(net),
+        }
+    }
+    let v4: Vec<String> = ipnet::Ipv4Net::aggregate(&v4).iter().map(ToString::to_string).collect();
+    let v6: Vec<String> = ipnet::Ipv6Net::aggregate(&v6).iter().map(ToString::to_string).collect();
+    [("v4", "ipv4_addr", v4), ("v6", "ipv6_addr", v6)].into_iter().filter(|(_, _, e)| !e.is_empty()).collect()
+}
+
+/// Whether a node has addresses of one family.
+pub fn has_family(program: &Program, node: Option<NodeId>, v4: bool) -> bool {
+    node.and_then(|n| program.nodes.get(n.index()))
+        .is_some_and(|n| n.addresses.iter().any(|a| matches!(a, ipnet::IpNet::V4(_)) == v4))
+}
+
+impl Host {
+    /// The Service CIDR, one entry per family, when the host has pods that may use it (the
+    /// pods are a peer of its inbound side).
+    pub fn pod_services(&self) -> Vec<Family> {
+        if self.cluster.pods.is_none_or(|p| !self.inbound.peers.contains_key(&p)) {
+            return Vec::new();
+        }
+        families(&self.cluster.services)
+    }
+}
+
+/// A string a firewall tool accepts as a quoted comment: no double quotes or control characters,
+/// at most `max` bytes (cut at a character boundary, with `...`).
+pub fn comment(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c == '"' {
+                '\''
+            } else if c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    if out.len() > max {
+        let mut cut = max.saturating_sub(3);
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("...");
+    }
+    out
+}
+
+/// The provenance of a set of flows in one comment.
+pub fn joined(comments: &BTreeSet<String>, max: usize) -> String {
+    comment(&comments.iter().cloned().collect::<Vec<_>>().join("; "), max)
+}
+
+/// `the entry`, `the 4 entries`: what a rule's comment says of its set.
+pub fn entries(count: usize) -> String {
+    if count == 1 { "the entry".to_string() } else { format!("the {count} entries") }
+}
+
+/// An identifier from a node name: lower-case letters, digits and `_`.
+pub fn ident(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+/// `ident(name)`, cut to at most `max` bytes: a cut name ends in a hash of the whole name, so
+/// two long names that share a beginning stay apart, and the same name is always cut the same way.
+pub fn short_ident(name: &str, max: usize) -> String {
+    let full = ident(name);
+    if full.len() <= max {
+        return full;
+    }
+    // FNV-1a: stable across builds and platforms, unlike the standard library's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let keep = max.saturating_sub(7);
+    format!("{}_{:06x}", full.get(..keep).unwrap_or(""), hash & 0xff_ffff)
+}
+
+/// `tcp 2379-2380`, `udp 53`.
+pub fn port_text(protocol: Protocol, start: u16, end: u16) -> String {
+    if start == end { format!("{protocol} {start}") } else { format!("{protocol} {start}-{end}") }
 }

@@ -19,6 +19,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[],
     extension: "json",
     documents: false,
+    site: false,
 };
 
 impl Lower for Json {
@@ -39,6 +40,7 @@ impl Lower for Json {
             flows: edges(program, &names, &graph.edges, &program.flows),
             never: edges(program, &names, &graph.nevers, &program.nevers),
         };
+        // Strings, numbers and vectors only: serde_json fails only on non-string map keys or a failing Serialize impl.
         let mut text = serde_json::to_string_pretty(&document).expect("invariant: plain data serialises");
         text.push('\n');
         Ok((super::Document::whole(text), Vec::new()))

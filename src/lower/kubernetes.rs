@@ -33,6 +33,9 @@ pub(super) struct Dialect {
     pub policy: &'static str,
     /// A hint that follows "pass --allow-lossy" in the help when a protocol cannot be expressed.
     pub protocol_alternative: &'static str,
+    /// Peers the target names without a selector or addresses: Cilium names the Pod CIDR by
+    /// its pods' identities.
+    pub names_otherwise: fn(&Program, NodeId) -> bool,
 }
 
 /// How a policy names a peer.
@@ -159,7 +162,7 @@ pub(super) fn plan<'a>(
                 lossy.report(&mut plan, edge, subject, edge.protocol.name(), why, dialect.protocol_alternative, text);
                 continue;
             }
-            if plan.peer(peer, dialect).is_none() {
+            if plan.peer(peer, dialect).is_none() && !(dialect.names_otherwise)(program, peer) {
                 let why = unnamed_peer(&plan, peer, dialect);
                 let what = format!("traffic {} `{}`", if ingress { "from" } else { "to" }, plan.name(peer));
                 let hint = format!("; or bind `{}` to addresses", plan.name(peer));

@@ -40,6 +40,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[],
     extension: "md",
     documents: false,
+    site: false,
 };
 
 impl Lower for Markdown {

@@ -1,14 +1,22 @@
 //! Targets: one file per output format, each turning a `Checked` graph into text.
 //! `kubernetes.rs` holds what the two Kubernetes targets share.
 
+pub mod aws;
 pub mod calico;
+pub mod cilium;
 mod dot;
-mod host;
+pub mod firewalld;
+pub(crate) mod host;
+pub mod iptables;
 mod json;
 mod kubernetes;
 mod markdown;
 mod networkpolicy;
 mod nftables;
+
+/// The identifier nftables sets are named by, from a node name (the language server finds a
+/// flow's elements by it).
+pub(crate) use host::ident as nft_ident;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,8 +35,12 @@ pub enum Target {
     Dot,
     Markdown,
     Nftables,
+    Iptables,
+    Firewalld,
     NetworkPolicy,
     Calico,
+    Aws,
+    Cilium,
 }
 
 /// An option of `portc build` that only some targets take.
@@ -40,7 +52,8 @@ pub enum Setting {
     Egress,
     /// `--allow-lockout`: no warning when no `management` flow reaches the host.
     AllowLockout,
-    /// `--allow-lossy`: leave out what the target cannot express, with a warning.
+    /// `--allow-lossy`: build without what the target cannot express, or (firewalld) wider than
+    /// the flows, with a warning instead of an error.
     AllowLossy,
 }
 
@@ -70,14 +83,29 @@ pub struct Description {
     pub settings: &'static [Setting],
     /// The extension of its files under `--out-dir`.
     pub extension: &'static str,
-    /// Its output is one document per object (a Kubernetes manifest per policy), which
-    /// `--out-dir` writes as files of their own.
+    /// Its output is several documents (a Kubernetes manifest per policy; a host's IPv4 and
+    /// IPv6 rules), which `--out-dir` and `-o DIR/` write as files of their own, each named by
+    /// the target (a per-host target names them for the host: `etcd.v4.rules`).
     pub documents: bool,
+    /// Builds something to deploy on one site, so every peer must have a name in it and every
+    /// setting be decided: a vendor module builds for it only through a site that binds and
+    /// sets what the module leaves open (the tests make such sites).
+    pub site: bool,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] =
-        &[Target::Json, Target::Dot, Target::Markdown, Target::Nftables, Target::NetworkPolicy, Target::Calico];
+    pub const ALL: &'static [Target] = &[
+        Target::Json,
+        Target::Dot,
+        Target::Markdown,
+        Target::Nftables,
+        Target::Iptables,
+        Target::Firewalld,
+        Target::NetworkPolicy,
+        Target::Calico,
+        Target::Aws,
+        Target::Cilium,
+    ];
 
     /// The target's description, from its lowerer.
     pub fn description(self) -> &'static Description {
@@ -113,8 +141,9 @@ pub struct TargetOptions {
     pub egress: bool,
     /// For host firewalls: do not warn when no flow lets an operator in over SSH.
     pub allow_lockout: bool,
-    /// For the Kubernetes targets: leave out what the target cannot express, with a warning and a
-    /// comment in the output, instead of failing.
+    /// For the Kubernetes targets and aws: leave out what the target cannot express, with a
+    /// warning and a comment in the output, instead of failing; for firewalld: build a zone
+    /// wider than the flows, with a warning.
     pub allow_lossy: bool,
 }
 
@@ -164,8 +193,12 @@ pub fn lowerer(target: Target) -> Box<dyn Lower> {
         Target::Dot => Box::new(dot::Dot),
         Target::Markdown => Box::new(markdown::Markdown),
         Target::Nftables => Box::new(nftables::Nftables),
+        Target::Iptables => Box::new(iptables::Iptables),
+        Target::Firewalld => Box::new(firewalld::Firewalld),
         Target::NetworkPolicy => Box::new(networkpolicy::NetworkPolicies),
         Target::Calico => Box::new(calico::Calico),
+        Target::Aws => Box::new(aws::Aws),
+        Target::Cilium => Box::new(cilium::Cilium),
     }
 }
 
@@ -215,11 +248,11 @@ fn node_name(names: &[String], node: NodeId) -> &str {
 /// What one role allows from (or to) one peer, each entry with the provenance of the flows that
 /// need it.
 #[derive(Clone, Debug, Default)]
-struct Allowed {
+pub(crate) struct Allowed {
     /// (protocol, start, end) -> provenance; after `merge_overlaps`, no two ranges of one protocol overlap.
-    ported: BTreeMap<(Protocol, u16, u16), BTreeSet<String>>,
+    pub(crate) ported: BTreeMap<(Protocol, u16, u16), BTreeSet<String>>,
     /// Protocols without ports -> provenance.
-    portless: BTreeMap<Protocol, BTreeSet<String>>,
+    pub(crate) portless: BTreeMap<Protocol, BTreeSet<String>>,
 }
 
 impl Allowed {

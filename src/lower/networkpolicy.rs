@@ -44,6 +44,7 @@ const DIALECT: Dialect = Dialect {
     local_gap: Some("a NetworkPolicy never filters traffic that stays inside a pod or on its node"),
     policy: "NetworkPolicy",
     protocol_alternative: "; the calico target expresses any IP protocol",
+    names_otherwise: |_, _| false,
 };
 
 const DESCRIPTION: super::Description = super::Description {
@@ -53,6 +54,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[super::Setting::Egress, super::Setting::AllowLossy],
     extension: "yaml",
     documents: true,
+    site: true,
 };
 
 impl Lower for NetworkPolicies {
@@ -82,6 +84,7 @@ impl Lower for NetworkPolicies {
             }
             warnings.extend(node_peers(&plan, subject, rules));
             let manifest = manifest(&plan, subject, selector, name, options.egress);
+            // Typed k8s-openapi structs of strings, numbers and string-keyed maps: nothing the serializer can refuse.
             let yaml = serde_saphyr::to_string(&manifest).expect("invariant: a NetworkPolicy serialises to YAML");
             let namespace = namespace(selector);
             let mut text = String::from("---\n");

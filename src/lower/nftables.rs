@@ -29,29 +29,6 @@ pub const TABLE: &str = "portc";
 /// nft keeps at most this many bytes of a comment.
 const MAX_COMMENT: usize = 120;
 
-/// What every host accepts whatever the policy says, in both directions: RFC 4890 section 4.4.1
-/// ("traffic that must not be dropped") for ICMPv6, its IPv4 counterparts, and DHCPv6 replies,
-/// which conntrack cannot tie to a request sent to a multicast address. Echo is not in it:
-/// `icmp`/`icmpv6` flows say who may ping.
-const ICMP_BASELINE: &[(&str, &str)] = &[
-    (
-        "icmp type { destination-unreachable, time-exceeded, parameter-problem }",
-        "ICMP errors; path MTU discovery needs destination-unreachable",
-    ),
-    (
-        "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }",
-        "ICMPv6 errors (RFC 4890 4.4.1)",
-    ),
-    (
-        "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, ind-neighbor-solicit, ind-neighbor-advert, 148, 149 }",
-        "IPv6 neighbour discovery (RFC 4890 4.4.1)",
-    ),
-    (
-        "icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report, 151, 152, 153 }",
-        "IPv6 multicast listener discovery (RFC 4890 4.4.1)",
-    ),
-];
-
 const DESCRIPTION: super::Description = super::Description {
     name: "nftables",
     about: "A host firewall for `nft -f` (needs --role, or --out-dir for every host role)",
@@ -59,6 +36,7 @@ const DESCRIPTION: super::Description = super::Description {
     settings: &[super::Setting::Role, super::Setting::Egress, super::Setting::AllowLockout],
     extension: "nft",
     documents: false,
+    site: true,
 };
 
 impl Lower for Nftables {
@@ -76,41 +54,16 @@ impl Lower for Nftables {
 
 /// The provenance of a set of flows, as nft accepts it in a comment.
 fn joined(comments: &BTreeSet<String>) -> String {
-    clean(&comments.iter().cloned().collect::<Vec<_>>().join("; "))
+    host::joined(comments, MAX_COMMENT)
 }
 
-/// A string nft accepts as a comment: no quotes or control characters, at most `MAX_COMMENT` bytes.
+/// A string nft accepts as a comment.
 fn clean(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| {
-            if c == '"' {
-                '\''
-            } else if c.is_control() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    if out.len() > MAX_COMMENT {
-        let mut cut = MAX_COMMENT - 3;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push_str("...");
-    }
-    out
-}
-
-/// An nft identifier from a node name: letters, digits and `_`.
-fn ident(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+    host::comment(text, MAX_COMMENT)
 }
 
 fn peer_ident(names: &[String], peer: NodeId) -> String {
-    ident(names.get(peer.index()).map_or("", String::as_str))
+    host::ident(names.get(peer.index()).map_or("", String::as_str))
 }
 
 fn render(program: &Program, names: &[String], host: &Host) -> String {
@@ -132,7 +85,7 @@ fn render(program: &Program, names: &[String], host: &Host) -> String {
     for peer in &peers {
         address_sets(program, names, *peer, &mut out);
     }
-    let services = services(host);
+    let services = host.pod_services();
     for (family, kind, elements) in &services {
         let _ = writeln!(
             out,
@@ -186,9 +139,11 @@ fn base_chains(out: &mut String, egress: bool) {
 
 /// Accepts what is always allowed, then what the policy declares; returns to the calling base
 /// chain, which drops the rest.
-fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[Family], out: &mut String) {
+fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[host::Family], out: &mut String) {
     out.push_str("\n    chain inbound {\n");
-    baseline(out, "iif", "ip6 saddr fe80::/10 udp sport 547 udp dport 546", "DHCPv6 replies to this host");
+    let (from, sport, dport) = host::DHCPV6_REPLY;
+    let dhcpv6 = format!("ip6 saddr {from} udp sport {sport} udp dport {dport}");
+    baseline(out, "iif", &dhcpv6, "DHCPv6 replies to this host");
     if let Some(pods) = host.cluster.pods.filter(|p| host.inbound.peers.contains_key(p)) {
         let pods = peer_ident(names, pods);
         for (family, _, _) in services {
@@ -196,7 +151,7 @@ fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[F
                 "v4" => ("ip", format!("peer_{pods}_v4")),
                 _ => ("ip6", format!("peer_{pods}_v6")),
             };
-            if has_family(program, host.cluster.pods, *family == "v4") {
+            if host::has_family(program, host.cluster.pods, *family == "v4") {
                 let _ = writeln!(
                     out,
                     "        {keyword} saddr @{set} {keyword} daddr @services_{family} accept comment \"pods to ClusterIP Services, which kube-proxy's IPVS mode delivers on the node\""
@@ -209,7 +164,7 @@ fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[F
         let _ = writeln!(
             out,
             "        fib saddr type local meta l4proto . th dport @in_local accept comment \"declared node-local flows: {} of @in_local\"",
-            entries(local.ported.len())
+            host::entries(local.ported.len())
         );
     }
     for (protocol, comments) in &local.portless {
@@ -226,7 +181,9 @@ fn inbound_chain(program: &Program, names: &[String], host: &Host, services: &[F
 
 fn outbound_chain(program: &Program, names: &[String], outbound: &Side, out: &mut String) {
     out.push_str("\n    chain outbound {\n");
-    baseline(out, "oif", "ip6 daddr ff02::1:2 udp sport 546 udp dport 547", "DHCPv6 requests of this host");
+    let (to, sport, dport) = host::DHCPV6_REQUEST;
+    let dhcpv6 = format!("ip6 daddr {to} udp sport {sport} udp dport {dport}");
+    baseline(out, "oif", &dhcpv6, "DHCPv6 requests of this host");
     peer_rules(program, names, outbound, "daddr", "out", "to", out);
     out.push_str("    }\n");
 }
@@ -236,8 +193,11 @@ fn baseline(out: &mut String, iface: &str, dhcpv6: &str, dhcpv6_comment: &str) {
     out.push_str("        ct state established,related accept comment \"replies to allowed traffic\"\n");
     out.push_str("        ct state invalid drop comment \"packets that belong to no connection\"\n");
     let _ = writeln!(out, "        {iface} \"lo\" accept comment \"loopback: node-local traffic\"");
-    for (rule, comment) in ICMP_BASELINE {
-        let _ = writeln!(out, "        {rule} accept comment \"{comment}\"");
+    for group in host::ICMP_BASELINE {
+        let types: Vec<String> =
+            group.types.iter().map(|(number, name)| name.map_or_else(|| number.to_string(), str::to_string)).collect();
+        let keyword = if group.v6 { "icmpv6" } else { "icmp" };
+        let _ = writeln!(out, "        {keyword} type {{ {} }} accept comment \"{}\"", types.join(", "), group.why);
     }
     let _ = writeln!(out, "        {dhcpv6} accept comment \"{dhcpv6_comment}\"");
 }
@@ -257,7 +217,7 @@ fn peer_rules(
         let ident = peer_ident(names, peer);
         let display = names.get(peer.index()).map_or("?", String::as_str);
         for (v4, family, keyword) in [(true, "v4", "ip"), (false, "v6", "ip6")] {
-            if !has_family(program, Some(peer), v4) {
+            if !host::has_family(program, Some(peer), v4) {
                 continue;
             }
             let sets = format!("{keyword} {addr} @peer_{ident}_{family}");
@@ -265,7 +225,10 @@ fn peer_rules(
                 let _ = writeln!(
                     out,
                     "        {sets} meta l4proto . th dport @{prefix}_{ident} accept comment \"{}\"",
-                    clean(&format!("{preposition} {display}: {} of @{prefix}_{ident}", entries(allowed.ported.len())))
+                    clean(&format!(
+                        "{preposition} {display}: {} of @{prefix}_{ident}",
+                        host::entries(allowed.ported.len())
+                    ))
                 );
             }
             let portless = allowed.portless.iter().filter(|(p, _)| match p {
@@ -285,47 +248,12 @@ fn peer_rules(
     }
 }
 
-/// `the entry`, `the 4 entries`: what a rule's comment says of its set.
-fn entries(count: usize) -> String {
-    if count == 1 { "the entry".to_string() } else { format!("the {count} entries") }
-}
-
-fn has_family(program: &Program, node: Option<NodeId>, v4: bool) -> bool {
-    node.and_then(|n| program.nodes.get(n.index()))
-        .is_some_and(|n| n.addresses.iter().any(|a| matches!(a, ipnet::IpNet::V4(_)) == v4))
-}
-
-/// `(family, nft type, elements)` of one address family.
-type Family = (&'static str, &'static str, Vec<String>);
-
-/// The Service CIDR's sets, one per family, when the host has pods that may use them.
-fn services(host: &Host) -> Vec<Family> {
-    if host.cluster.pods.is_none_or(|p| !host.inbound.peers.contains_key(&p)) {
-        return Vec::new();
-    }
-    families(&host.cluster.services)
-}
-
-/// Addresses split by family, overlapping prefixes merged.
-fn families(addresses: &[ipnet::IpNet]) -> Vec<Family> {
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for address in addresses {
-        match address.trunc() {
-            ipnet::IpNet::V4(net) => v4.push(net),
-            ipnet::IpNet::V6(net) => v6.push(net),
-        }
-    }
-    let v4: Vec<String> = ipnet::Ipv4Net::aggregate(&v4).iter().map(ToString::to_string).collect();
-    let v6: Vec<String> = ipnet::Ipv6Net::aggregate(&v6).iter().map(ToString::to_string).collect();
-    [("v4", "ipv4_addr", v4), ("v6", "ipv6_addr", v6)].into_iter().filter(|(_, _, e)| !e.is_empty()).collect()
-}
-
 /// `set peer_etcd_v4 { ... }` and `_v6`.
 fn address_sets(program: &Program, names: &[String], peer: NodeId, out: &mut String) {
     let Some(node) = program.nodes.get(peer.index()) else { return };
     let name = peer_ident(names, peer);
     let description = node.description.as_deref().map(clean).unwrap_or_default();
-    for (family, kind, elements) in families(&node.addresses) {
+    for (family, kind, elements) in host::families(&node.addresses) {
         let _ = writeln!(out, "    set peer_{name}_{family} {{");
         let _ = writeln!(out, "        type {kind}; flags interval");
         if !description.is_empty() {

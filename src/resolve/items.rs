@@ -559,6 +559,15 @@ impl Resolver<'_> {
             }
             seen.insert(key, set.span);
             self.set(def, &set);
+            let switch = match def {
+                Def::Flag(flag) => Some(hir::Switch::Flag(flag)),
+                Def::Option(option) => Some(hir::Switch::Option(option)),
+                Def::Param(param) => Some(hir::Switch::Param(param)),
+                _ => None,
+            };
+            if let Some(switch) = switch {
+                self.program.settings.push(hir::Setting { switch, span: set.span });
+            }
         }
     }
 

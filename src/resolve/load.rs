@@ -215,6 +215,7 @@ fn fetch(
     let d = match error {
         LoadError::NotFound => match &decl.target {
             UseTarget::File(text) => not_found(text, &path),
+            // Only a `use` of a file makes a `Request::File` (above); a stdlib name makes `Request::Stdlib` or an error.
             UseTarget::Stdlib(_) => unreachable!("stdlib modules are not read from disk"),
         },
         LoadError::IsDirectory => {

@@ -19,7 +19,7 @@ use crate::hir::{self, Program};
 use crate::span::Span;
 
 pub use load::Flows;
-pub use references::{Reference, References, Symbol};
+pub use references::{Reference, References, Symbol, Visible};
 
 /// Reads source files for `use "./file.ports"` and for the root file.
 pub trait SourceLoader {
@@ -115,7 +115,21 @@ pub fn resolve_recording(
     map: &mut SourceMap,
 ) -> (Program, References, Vec<Diagnostic>) {
     let resolver = resolve_modules(&parsed.modules, parsed.diagnostics.clone(), overrides, map, true);
-    let references = References::new(resolver.references.unwrap_or_default());
+    let visible = resolver.visible.first().map(|v| {
+        v.iter()
+            .filter_map(|(name, entry)| match entry {
+                scope::Entry::One(b) => Some(Visible { name: name.clone(), def: b.def, definition: b.span }),
+                scope::Entry::Ambiguous(_) => None,
+            })
+            .collect()
+    });
+    let qualifiers = resolver.qualifiers.first().map(|q| {
+        q.iter()
+            .flat_map(|(name, targets)| targets.iter().map(|t| (name.clone(), hir::ModuleId(hir::next_id(*t)))))
+            .collect()
+    });
+    let references = References::new(resolver.references.unwrap_or_default())
+        .with_scope(visible.unwrap_or_default(), qualifiers.unwrap_or_default());
     (resolver.program, references, resolver.diagnostics)
 }
 

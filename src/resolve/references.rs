@@ -29,10 +29,24 @@ pub struct Reference {
     pub is_declaration: bool,
 }
 
-/// Every reference of a program, ordered by file and position.
+/// A name that the root module sees unqualified, with its declaration: what completion offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visible {
+    pub name: String,
+    pub def: Def,
+    /// The name in its declaration.
+    pub definition: Span,
+}
+
+/// Every reference of a program, ordered by file and position, and the root module's scope.
 #[derive(Clone, Debug, Default)]
 pub struct References {
     sorted: Vec<Reference>,
+    /// Sorted by name; a name that two used modules declare (ambiguous) is left out.
+    visible: Vec<Visible>,
+    /// The root module's qualifiers (`k8s` of `use kubernetes as k8s`) and the modules they name,
+    /// sorted.
+    qualifiers: Vec<(String, ModuleId)>,
 }
 
 impl References {
@@ -40,7 +54,26 @@ impl References {
     pub(super) fn new(mut references: Vec<Reference>) -> Self {
         references.sort_by_key(|r| (r.span.file, r.span.start, r.span.end, !r.is_declaration));
         references.dedup_by_key(|r| (r.span, r.symbol));
-        References { sorted: references }
+        References { sorted: references, visible: Vec::new(), qualifiers: Vec::new() }
+    }
+
+    /// Adds the root module's scope.
+    pub(super) fn with_scope(mut self, mut visible: Vec<Visible>, mut qualifiers: Vec<(String, ModuleId)>) -> Self {
+        visible.sort_by(|a, b| a.name.cmp(&b.name));
+        qualifiers.sort();
+        self.visible = visible;
+        self.qualifiers = qualifiers;
+        self
+    }
+
+    /// The names the root module sees unqualified, by name.
+    pub fn visible(&self) -> &[Visible] {
+        &self.visible
+    }
+
+    /// The root module's qualifiers and the modules they name, by qualifier.
+    pub fn qualifiers(&self) -> &[(String, ModuleId)] {
+        &self.qualifiers
     }
 
     /// Every reference, by file and position.

@@ -274,6 +274,9 @@ impl Resolver<'_> {
                 continue;
             };
             self.failed_uses(module);
+            for u in &loaded.uses {
+                self.record_use(u);
+            }
             for u in loaded.uses.iter().filter(|u| !u.cyclic) {
                 for qualifier in qualifiers_of(&u.decl) {
                     let targets = qualifiers.entry(qualifier).or_default();
@@ -465,6 +468,18 @@ impl Resolver<'_> {
         }
     }
 
+    /// Records the target of a `use` (the dotted name or the path string) as a reference to the
+    /// module it loads, so that an editor can follow it.
+    fn record_use(&mut self, u: &super::load::Use) {
+        let span = match &u.decl.target {
+            UseTarget::Stdlib(path) => path.span,
+            UseTarget::File(text) => text.span,
+        };
+        let Some(file) = self.modules.get(u.target).map(|m| m.ast.span.file) else { return };
+        let start = Span { file, start: 0, end: 0 };
+        self.record(span, Symbol::Module(hir::ModuleId(next_id(u.target))), start);
+    }
+
     /// Records the qualifier of a qualified name (`k8s` in `k8s.worker`) as a reference to its module.
     fn record_qualifier(&mut self, path: &ast::Path, module: usize) {
         let Some((_, qualifier)) = path.segments.split_last() else { return };
@@ -509,6 +524,7 @@ impl Resolver<'_> {
 
     /// The unqualified name and the module whose scope holds it.
     fn scope_for<'p>(&self, module: usize, path: &'p ast::Path) -> Result<(&'p str, usize), Box<Diagnostic>> {
+        // ports.pest's `path` rule has at least one segment, and paths come only from its parse.
         let Some((last, qualifier)) = path.segments.split_last() else { unreachable!("grammar: a path has a segment") };
         if qualifier.is_empty() {
             return Ok((&last.name, module));

@@ -1,5 +1,9 @@
 //! Builds `ast` nodes from pest pairs, checking what the grammar leaves open:
 //! port ranges, addresses, escapes, protocol words, repeated modifiers.
+//!
+//! The builder walks only trees that pest made from `ports.pest`, so the children a rule must have
+//! are there: the `grammar:` expectations below name the rule that guarantees them, and a miss
+//! is a bug in portc (the `parsers` and `check` fuzz targets look for one), never in a user's file.
 
 use pest::iterators::Pair;
 
@@ -53,6 +57,7 @@ impl Builder {
         label: impl Into<String>,
     ) -> &mut Diagnostic {
         self.diagnostics.push(Diagnostic::new(code, message, span, label));
+        // The vector is not empty: the line above pushed onto it.
         self.diagnostics.last_mut().expect("invariant: just pushed")
     }
 
@@ -587,12 +592,14 @@ impl Builder {
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         let mut terms: Vec<Expr> = pair.into_inner().map(|and| self.and_expr(and)).collect();
+        // `terms.len() == 1` was just checked.
         if terms.len() == 1 { terms.pop().expect("invariant: one term") } else { Expr::Or(terms, span) }
     }
 
     fn and_expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         let mut terms: Vec<Expr> = pair.into_inner().map(|unary| self.unary(unary)).collect();
+        // `terms.len() == 1` was just checked.
         if terms.len() == 1 { terms.pop().expect("invariant: one term") } else { Expr::And(terms, span) }
     }
 

@@ -153,6 +153,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
         headers.see(&item);
         match item {
             ast::Item::Flow(_) | ast::Item::Never(_) if mode.defer_flows => {
+                // `resolve::load` refuses a file over 4 GiB before it is parsed, so offsets fit in u32.
                 out.deferred.push(u32::try_from(start).expect("invariant: resolve::load refuses files above 4 GiB"))
             }
             item => out.file.items.push(item),
@@ -203,6 +204,7 @@ fn parse_statements(file: FileId, text: &str, mode: Mode) -> Statements {
         let slice = text.get(start..end).unwrap_or_default();
         match PortsParser::parse(Rule::statement, slice) {
             Ok(mut pairs) => {
+                // A `statement` pair always wraps one of the statement rules of ports.pest.
                 let statement = pairs.next().expect("grammar: statement");
                 let mut builder = build::Builder::new(file, start);
                 let span = builder.trimmed_span(&statement);

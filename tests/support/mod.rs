@@ -89,7 +89,16 @@ impl Test {
 /// The test harness of a file whose tests need outside tools (`harness = false` in Cargo.toml):
 /// a test with unmet needs is ignored with its reason, or fails under `PORTC_REQUIRE_TOOLS=1`.
 pub fn run(tests: Vec<Test>) -> std::process::ExitCode {
-    let args = libtest_mimic::Arguments::from_args();
+    run_with_threads(tests, 0)
+}
+
+/// `run`, with `threads` tests at a time unless `--test-threads` says otherwise (0: one per core),
+/// for tests that mostly wait.
+pub fn run_with_threads(tests: Vec<Test>, threads: usize) -> std::process::ExitCode {
+    let mut args = libtest_mimic::Arguments::from_args();
+    if args.test_threads.is_none() && threads > 0 {
+        args.test_threads = Some(threads);
+    }
     let trials = tests
         .into_iter()
         .map(|test| {
@@ -111,6 +120,13 @@ pub fn run(tests: Vec<Test>) -> std::process::ExitCode {
 /// The repository's root.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `target` builds anything for a program: its lowerer's precondition holds.
+pub fn target_applies(target: portc::Target, root: &portc::Root, loader: &dyn portc::SourceLoader) -> bool {
+    let mut map = portc::diag::SourceMap::default();
+    let (program, _) = portc::resolve::resolve(root, loader, "", &mut map).expect("loads");
+    portc::lower::lowerer(target).precondition(&program).is_ok()
 }
 
 /// The shipped examples, `examples/NAME.ports`, sorted.
@@ -205,4 +221,52 @@ pub fn nft_check(text: &str) -> Result<(), String> {
     child.stdin.take().ok_or("no stdin")?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
+
+/// A program a target's tests build, and its name in messages.
+pub struct Case {
+    pub name: String,
+    pub root: portc::Root,
+    pub loader: Box<dyn portc::SourceLoader>,
+    pub settings: Vec<String>,
+}
+
+impl Case {
+    /// The case built for `target`; fails the test, naming the case, when it builds nothing.
+    pub fn compile(&self, target: portc::Target, egress: bool, allow_lossy: bool) -> portc::Outcome {
+        let options = portc::Options {
+            target: Some(target),
+            egress,
+            allow_lossy,
+            settings: self.settings.clone(),
+            ..portc::Options::default()
+        };
+        let outcome = portc::compile(&self.root, self.loader.as_ref(), &options)
+            .unwrap_or_else(|e| panic!("{}: {}", self.name, e.0));
+        let rendered = portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false);
+        assert!(outcome.output.is_some(), "{} (egress {egress}): nothing built:\n{rendered}", self.name);
+        outcome
+    }
+}
+
+/// Every example `target` applies to, and a site for every stdlib module it applies to, the
+/// site adding `more(module, node)` for each node of the module (as `stdlib_site` does).
+pub fn target_cases(target: portc::Target, more: impl Fn(&str, &portc::hir::Node) -> String) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for example in examples() {
+        let root = portc::Root::File(example.clone());
+        if target_applies(target, &root, &portc::FsLoader) {
+            cases.push(Case { name: example, root, loader: Box::new(portc::FsLoader), settings: Vec::new() });
+        }
+    }
+    for module in portc::stdlib::modules() {
+        let (loader, settings) = stdlib_site(module.name, |node| more(module.name, node));
+        let root = portc::Root::File("site.ports".into());
+        if target_applies(target, &root, &loader) {
+            let name = format!("a site using {}", module.name);
+            cases.push(Case { name, root, loader: Box::new(loader), settings });
+        }
+    }
+    assert!(cases.len() > 30, "only {} cases", cases.len());
+    cases
 }
