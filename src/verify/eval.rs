@@ -116,11 +116,19 @@ struct Flow {
 struct Context {
     /// The chain runs before conntrack has seen the packet: every `ct` expression sees none.
     pre_conntrack: bool,
+    /// Cut by a run of one-box tests at once (`evaluate`).
+    whole_runs: bool,
 }
 
 /// Runs `parts` through every base chain of the hooks of `direction`; every packet of them ends
 /// in exactly one `End`, except where an undecidable match forked it (then the copies overlap).
 pub fn run(ruleset: &Ruleset, direction: Direction, parts: Vec<Part>) -> Vec<End> {
+    evaluate(ruleset, direction, parts, true)
+}
+
+/// `run`; `whole_runs`: a run of tests that each match one box cuts the parts once, by their
+/// intersection, rather than test by test (the same packets, in far fewer boxes).
+fn evaluate(ruleset: &Ruleset, direction: Direction, parts: Vec<Part>, whole_runs: bool) -> Vec<End> {
     let mut order: Vec<(usize, &Base)> = ruleset
         .chains
         .iter()
@@ -146,6 +154,7 @@ pub fn run(ruleset: &Ruleset, direction: Direction, parts: Vec<Part>) -> Vec<End
         let context = Context {
             pre_conntrack: base.hook == Hook::Ingress
                 || (base.priority < -200 && matches!(base.hook, Hook::Prerouting | Hook::Output)),
+            whole_runs,
         };
         let flow = chain(ruleset, &indexes, index, inside, 0, context);
         ends.extend(flow.ends);
@@ -277,9 +286,28 @@ impl Walk<'_> {
     fn rule(&mut self, stmts: &[Stmt], parts: Vec<Part>) -> Vec<Part> {
         let mut next = Vec::new();
         let mut current = parts;
+        let mut skip_to = 0;
         for (number, stmt) in stmts.iter().enumerate() {
+            if number < skip_to {
+                continue;
+            }
             let site = self.site(number);
             match stmt {
+                Stmt::Test(_) if self.context.whole_runs && boxed(stmts, number) > number + 1 => {
+                    // A run of tests that each match one box matches their intersection, and
+                    // what it does not match is cut from each part in one go.
+                    skip_to = boxed(stmts, number);
+                    let within =
+                        stmts.get(number..skip_to).unwrap_or_default().iter().try_fold(Cube::all(), |acc, s| {
+                            acc.intersect(&match s {
+                                Stmt::Test(test) => one_box(test)?,
+                                _ => Cube::all(),
+                            })
+                        });
+                    let (yes, no) = cut(current, within.as_ref());
+                    current = yes;
+                    next.extend(no);
+                }
                 Stmt::Test(test) => {
                     let (yes, no) = self.test(test, current, site);
                     current = yes;
@@ -374,6 +402,42 @@ impl Walk<'_> {
     }
 }
 
+/// The box of packets a test matches, when that is one box: a region that verify can decide
+/// everywhere, not negated.
+fn one_box(test: &Test) -> Option<Cube> {
+    match (&test.cond, test.negate) {
+        (Cond::Region(Tri { yes, maybe }), false) if maybe.is_empty() => match yes.as_slice() {
+            [cube] => test.domain.intersect(cube),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Where the run of tests from `start` that each match one box ends (`start` when there is none).
+fn boxed(stmts: &[Stmt], start: usize) -> usize {
+    let run = stmts.get(start..).unwrap_or_default();
+    start + run.iter().take_while(|s| matches!(s, Stmt::Test(t) if one_box(t).is_some())).count()
+}
+
+/// Splits parts into those inside `within` and the rest, cut as `Cube::subtract` cuts: by
+/// protocol and port before address, so that the packets a rule for one address and port does
+/// not match stay a few boxes, whatever rules follow.
+fn cut(parts: Vec<Part>, within: Option<&Cube>) -> (Vec<Part>, Vec<Part>) {
+    let Some(within) = within else { return (Vec::new(), parts) };
+    let (mut matched, mut unmatched) = (Vec::new(), Vec::new());
+    for part in parts {
+        match part.cube.intersect(within) {
+            Some(inside) => {
+                unmatched.extend(part.cube.subtract(within).into_iter().map(|c| part.with(c)));
+                matched.push(part.with(inside));
+            }
+            None => unmatched.push(part),
+        }
+    }
+    (matched, unmatched)
+}
+
 /// Splits a part's box by a condition into (holds, cannot tell, fails).
 fn decide(cond: &Cond, part: &Part, context: Context) -> (Vec<Cube>, Vec<Cube>, Vec<Cube>) {
     let whole = vec![part.cube];
@@ -432,5 +496,83 @@ fn set_mark(part: &mut Part, ct: bool, op: MarkOp) {
         part.ctmark = new;
     } else {
         part.mark = new;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::outcome::Outcome;
+    use super::super::rules::Local;
+    use super::super::space::{self, V4, V6};
+    use super::*;
+
+    /// Each verdict, with the sites behind it, and the packets that get it. The sites of unknown
+    /// packets are left out: where the copies of a forked packet overlap, `Outcome::resolve`
+    /// names the forks box by box, so how the boxes fall decides which forks are named.
+    fn verdicts(outcome: Outcome) -> BTreeMap<(u8, Vec<Site>), Vec<Cube>> {
+        let mut out: BTreeMap<(u8, Vec<Site>), Vec<Cube>> = BTreeMap::new();
+        for (kind, list) in [(0, outcome.accepted), (1, outcome.dropped), (2, outcome.unknown)] {
+            for (cube, sites) in list {
+                let sites = if kind == 2 { Vec::new() } else { sites };
+                out.entry((kind, sites)).or_default().push(cube);
+            }
+        }
+        out
+    }
+
+    /// Cutting by a run of tests at once gives every packet the verdict, and the sites, that
+    /// cutting test by test gives, in fewer boxes.
+    fn same_verdicts(ruleset: &Ruleset) {
+        for direction in [Direction::In, Direction::Out] {
+            let parts = || {
+                [V4, V6]
+                    .into_iter()
+                    .flat_map(|f| (NEW..=UNTRACKED).map(move |s| Part::new(Cube::family(f).with(STATE, s, s))))
+                    .collect::<Vec<_>>()
+            };
+            let slow = evaluate(ruleset, direction, parts(), false);
+            let fast = evaluate(ruleset, direction, parts(), true);
+            assert!(fast.len() <= slow.len(), "{} boxes, test by test {}", fast.len(), slow.len());
+            let (slow, fast) = (verdicts(Outcome::resolve(slow)), verdicts(Outcome::resolve(fast)));
+            assert_eq!(slow.keys().collect::<Vec<_>>(), fast.keys().collect::<Vec<_>>(), "{direction:?}");
+            for (key, cubes) in &slow {
+                let other = fast.get(key).map_or(&[][..], Vec::as_slice);
+                assert!(space::subtract(cubes, other).is_empty(), "{direction:?} {key:?}: only test by test");
+                assert!(space::subtract(other, cubes).is_empty(), "{direction:?} {key:?}: only at once");
+            }
+        }
+    }
+
+    fn iptables(text: &str) -> Ruleset {
+        let local = Local { v4: vec![(0x0a00_030a, 0x0a00_030a)], v6: vec![(1, 1)] };
+        let mut ruleset = Ruleset::default();
+        super::super::iptables::read(text, V4, &local, &mut ruleset).expect("the ruleset reads");
+        ruleset
+    }
+
+    #[test]
+    fn kube_proxy_at_scale_gets_the_same_verdicts_either_way() {
+        let (text, _) = super::super::synth::kube_proxy_save(&super::super::synth::Options::for_rules(400));
+        same_verdicts(&iptables(&text));
+    }
+
+    #[test]
+    fn kube_proxy_and_docker_get_the_same_verdicts_either_way() {
+        let text = include_str!("../../tests/verify/kube-proxy-docker.rules");
+        same_verdicts(&iptables(text));
+    }
+
+    #[test]
+    fn negations_and_sets_of_boxes_get_the_same_verdicts_either_way() {
+        let text = "*filter\n:INPUT DROP [0:0]\n:SSH - [0:0]\n\
+            -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+            -A INPUT ! -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j DROP\n\
+            -A INPUT -s 10.1.0.0/16 -d 10.0.3.10/32 -p tcp -m multiport --dports 22,80,443 -j SSH\n\
+            -A INPUT -s 10.2.0.0/16 -p udp -m udp ! --dport 53 -j ACCEPT\n\
+            -A INPUT -d 10.0.3.10/32 -p tcp -m tcp --dport 6443 -m conntrack --ctstate NEW -j ACCEPT\n\
+            -A SSH -s 10.1.2.0/24 -j RETURN\n\
+            -A SSH -p tcp -m tcp --dport 22 -j ACCEPT\n\
+            COMMIT\n";
+        same_verdicts(&iptables(text));
     }
 }
