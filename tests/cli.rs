@@ -446,3 +446,24 @@ fn the_package_has_one_binary() {
         .collect();
     assert_eq!(binaries, ["portc"]);
 }
+
+#[test]
+fn verify_refuses_a_ruleset_in_the_wrong_form_with_e0401() {
+    let dir = scratch("verify-wrong-form");
+    let file = dir.join("ruleset.nft");
+    std::fs::write(
+        &file,
+        "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n",
+    )
+    .expect("scratch is writable");
+    let file = file.to_string_lossy().into_owned();
+    for option in ["--nft", "--iptables"] {
+        let output = portc(&["verify", "examples/kubeadm-site.ports", "--role", "worker", option, &file]);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), 2, "{stderr}");
+        assert!(output.stdout.is_empty(), "no report for a ruleset verify cannot read");
+        assert!(stderr.contains("error[E0401]"), "{stderr}");
+        assert!(stderr.contains("1 │ table inet filter {"), "the snippet shows the line: {stderr}");
+        assert!(stderr.contains("help: verify reads"), "{stderr}");
+    }
+}

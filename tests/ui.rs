@@ -15,11 +15,15 @@ fn relative(path: &Path) -> String {
 
 /// Checks a case, or builds it when a line `# build: --target T [--role R] [--egress] [--allow-lossy]` asks,
 /// and renders the diagnostics without colour. A line `# check: --no-path FROM:TO` checks it as
-/// `portc check --no-path` does.
+/// `portc check --no-path` does, and `# verify: --role R --iptables FILE` (or `--nft`) verifies
+/// the ruleset in FILE against it as `portc verify` does.
 fn render_case(name: &str) -> String {
     let text = std::fs::read_to_string(name).unwrap_or_default();
     if let Some(args) = text.lines().find_map(|l| l.strip_prefix("# check:")) {
         return check_no_path(name, args);
+    }
+    if let Some(args) = text.lines().find_map(|l| l.strip_prefix("# verify:")) {
+        return verify(name, args);
     }
     let Some(args) = text.lines().find_map(|l| l.strip_prefix("# build:")) else {
         return portc::check_and_render_plain(name, &FsLoader);
@@ -55,6 +59,35 @@ fn check_no_path(name: &str, args: &str) -> String {
     outcome.diagnostics.extend(portc::paths::forbidden_paths(&checked, &pairs, hops).expect("known names"));
     portc::diag::sort(&mut outcome.diagnostics);
     portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false)
+}
+
+/// `portc verify` of a ruleset file against a case: its diagnostics, or the report's status.
+fn verify(name: &str, args: &str) -> String {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let value = |flag: &str| words.iter().position(|w| *w == flag).and_then(|i| words.get(i + 1)).copied();
+    let (file, nft) = match (value("--nft"), value("--iptables")) {
+        (Some(file), _) => (file, true),
+        (None, Some(file)) => (file, false),
+        (None, None) => panic!("{name}: `# verify:` needs --nft FILE or --iptables FILE"),
+    };
+    let ruleset = std::fs::read_to_string(file).expect("the case's ruleset is readable");
+    let source = if nft { portc::verify::Source::Nft(&ruleset) } else { portc::verify::Source::Iptables(&ruleset) };
+    let roles = value("--role").map(|r| r.split(',').map(String::from).collect()).unwrap_or_default();
+    let request = portc::verify::Request { roles, ..portc::verify::Request::default() };
+    let root = portc::Root::File(name.to_string());
+    let (mut outcome, checked) = portc::check_program(&root, &FsLoader, &[]).expect("the case loads");
+    let checked = checked.expect("the case checks");
+    match portc::verify::verify(&checked, &request, &[source]) {
+        Ok((report, _)) => format!("verified: {:?}\n", report.status),
+        Err(portc::verify::Failure::Unreadable(unreadable)) => {
+            outcome.diagnostics = vec![unreadable.diagnostic(&mut outcome.sources, file, &source)];
+            portc::diag::render::human(&outcome.sources, &outcome.diagnostics, false)
+        }
+        Err(portc::verify::Failure::Diagnostics(diagnostics)) => {
+            portc::diag::render::human(&outcome.sources, &diagnostics, false)
+        }
+        Err(portc::verify::Failure::Usage(message)) => format!("error: {message}\n"),
+    }
 }
 
 #[test]

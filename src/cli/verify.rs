@@ -38,7 +38,7 @@ pub fn run(
     };
     let sources: Vec<Source> = texts
         .iter()
-        .map(|(kind, text)| match kind {
+        .map(|(kind, _, text)| match kind {
             Kind::Nft => Source::Nft(text),
             Kind::Iptables => Source::Iptables(text),
             Kind::Ip6tables => Source::Ip6tables(text),
@@ -47,6 +47,16 @@ pub fn run(
     let (result, warnings) = match portc::verify::verify(&checked, &request, &sources) {
         Ok(found) => found,
         Err(Failure::Usage(message)) => return Err(message),
+        Err(Failure::Unreadable(unreadable)) => {
+            let (name, source) =
+                (texts.get(unreadable.source).map(|(_, n, _)| n.as_str()), sources.get(unreadable.source));
+            let (Some(name), Some(source)) = (name, source) else {
+                return Err(format!("a ruleset cannot be read: {}", unreadable.error.message));
+            };
+            outcome.diagnostics = vec![unreadable.diagnostic(&mut outcome.sources, name, source)];
+            print_diagnostics(&outcome, report, &mut std::io::stderr())?;
+            return Ok(EXIT_USAGE);
+        }
         Err(Failure::Diagnostics(diagnostics)) => {
             outcome.diagnostics = diagnostics;
             print_diagnostics(&outcome, report, &mut std::io::stderr())?;
@@ -77,8 +87,9 @@ enum Kind {
     Ip6tables,
 }
 
-/// Each ruleset's text with the tool that printed it; at most one from standard input.
-fn read_rulesets(rulesets: &Rulesets) -> Result<Vec<(Kind, String)>, String> {
+/// Each ruleset's text with the tool that printed it and its name (the file, or `<stdin>`); at
+/// most one from standard input.
+fn read_rulesets(rulesets: &Rulesets) -> Result<Vec<(Kind, String, String)>, String> {
     let files =
         [(&rulesets.nft, Kind::Nft), (&rulesets.iptables, Kind::Iptables), (&rulesets.ip6tables, Kind::Ip6tables)];
     if files.iter().filter(|(file, _)| file.as_deref() == Some("-")).count() > 1 {
@@ -87,7 +98,8 @@ fn read_rulesets(rulesets: &Rulesets) -> Result<Vec<(Kind, String)>, String> {
     let mut texts = Vec::new();
     for (file, kind) in files {
         if let Some(file) = file {
-            texts.push((kind, read_ruleset(file)?));
+            let name = if file == "-" { "<stdin>".to_string() } else { file.clone() };
+            texts.push((kind, name, read_ruleset(file)?));
         }
     }
     Ok(texts)

@@ -3,7 +3,8 @@
 use super::Severity;
 
 /// Never renumber; never reuse a retired code.
-/// 00xx syntax, 01xx names and modules, 02xx checks and build configuration, 03xx targets.
+/// 00xx syntax, 01xx names and modules, 02xx checks and build configuration, 03xx targets,
+/// 04xx `portc verify`.
 /// The letter is the severity: `E` error, `W` warning, `N` note.
 /// Each variant's doc is a minimal input that triggers it; `docs/diagnostics.md` lists them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,6 +167,9 @@ pub enum Code {
     /// `build --target cilium` where a flow to a node role comes from an external that covers
     /// the addresses of another node role.
     CidrCoversCluster,
+
+    /// `verify --iptables FILE` where FILE is `nft list ruleset` output, not `iptables-save`'s.
+    UnreadableRuleset,
 }
 
 impl Code {
@@ -243,6 +247,7 @@ impl Code {
         Code::TemplateTooLarge,
         Code::CiliumIgnoredLabel,
         Code::CidrCoversCluster,
+        Code::UnreadableRuleset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -320,6 +325,7 @@ impl Code {
             Code::TemplateTooLarge => "W0321",
             Code::CiliumIgnoredLabel => "E0320",
             Code::CidrCoversCluster => "W0322",
+            Code::UnreadableRuleset => "E0401",
         }
     }
 

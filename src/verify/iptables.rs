@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use super::ReadError;
 use super::rules::{self, Base, Chain, Cond, Hook, Kind, Local, MarkOp, Policy, Rule, Ruleset, Stmt, Test, Verdict};
 use super::space::{DPORT, DST, IIF, OIF, SPORT, SRC, Tri, V4, V4_MAX};
 
 /// Adds the tables of `text` (one family's `iptables-save` output) to `ruleset`. `Err` for text
 /// that is not such output; a rule it cannot read becomes a rule that stops verify.
-pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> Result<(), String> {
+pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> Result<(), ReadError> {
     let mut table: Option<String> = None;
     let mut chains: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut pending: Vec<(usize, usize, String)> = Vec::new();
@@ -27,26 +28,30 @@ pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> R
         } else if line == "COMMIT" {
             table = None;
         } else if let Some(declaration) = line.strip_prefix(':') {
-            let current = table.as_deref().ok_or(format!("line {number}: a chain outside a table"))?;
+            let current = table
+                .as_deref()
+                .ok_or(ReadError::at(number, "a chain outside a table (no `*table` line before it)"))?;
             let chain = declare(current, declaration, family, number)?;
             chains.insert((current.to_string(), chain.0.clone()), ruleset.chains.len());
             ruleset.chains.push(chain.1);
         } else {
-            let current = table.as_deref().ok_or(format!("line {number}: a rule outside a table"))?;
+            let current =
+                table.as_deref().ok_or(ReadError::at(number, "a rule outside a table (no `*table` line before it)"))?;
             let line = strip_counters(line);
-            let words = split(line).map_err(|e| format!("line {number}: {e}"))?;
+            let words = split(line).map_err(|e| ReadError::at(number, e))?;
             let chain = match words.as_slice() {
                 [flag, chain, ..] if flag == "-A" || flag == "--append" => chain.clone(),
-                _ => return Err(format!("line {number}: expected `-A CHAIN ...`, found `{line}`")),
+                _ => return Err(ReadError::at(number, format!("expected `-A CHAIN ...`, found `{line}`"))),
             };
-            let slot = *chains
-                .get(&(current.to_string(), chain.clone()))
-                .ok_or(format!("line {number}: chain {chain} of table {current} is not declared"))?;
+            let slot = *chains.get(&(current.to_string(), chain.clone())).ok_or(ReadError::at(
+                number,
+                format!("chain {chain} of table {current} is not declared (no `:{chain}` line)"),
+            ))?;
             pending.push((slot, number, line.to_string()));
         }
     }
     if !seen_table {
-        return Err("not the output of `iptables-save`: no `*table` line".to_string());
+        return Err(ReadError { line: None, message: "no `*table` line".to_string() });
     }
     for (slot, number, line) in pending {
         let Some(chain) = ruleset.chains.get(slot) else { continue };
@@ -61,14 +66,14 @@ pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> R
 }
 
 /// `:INPUT DROP [0:0]` or `:KUBE-SERVICES - [0:0]`: a chain, and where the kernel calls it.
-fn declare(table: &str, declaration: &str, family: u128, number: usize) -> Result<(String, Chain), String> {
+fn declare(table: &str, declaration: &str, family: u128, number: usize) -> Result<(String, Chain), ReadError> {
     let mut words = declaration.split_whitespace();
-    let name = words.next().ok_or(format!("line {number}: a chain without a name"))?.to_string();
+    let name = words.next().ok_or(ReadError::at(number, "a chain without a name"))?.to_string();
     let policy = match words.next() {
         Some("ACCEPT") => Some(Policy::Accept),
         Some("DROP") => Some(Policy::Drop),
         Some("-") | None => None,
-        Some(other) => return Err(format!("line {number}: `{other}` is not a chain policy")),
+        Some(other) => return Err(ReadError::at(number, format!("`{other}` is not a chain policy"))),
     };
     let base = builtin(table, &name).map(|(hook, priority, kind)| Base {
         hook,

@@ -26,9 +26,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::check::Checked;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic, SourceMap};
 use crate::hir::{NodeId, NodeKind, Program};
 use crate::lower::TargetOptions;
+use crate::span::Span;
 
 pub use eval::Direction;
 pub use report::{Packet, Section, Status};
@@ -60,8 +61,80 @@ pub struct Request {
 pub enum Failure {
     /// The policy cannot say what the host must accept (E0301, E0302, ...).
     Diagnostics(Vec<Diagnostic>),
-    /// The request or a ruleset cannot be read.
+    /// The request cannot be met.
     Usage(String),
+    /// A ruleset is not what the tool named prints (`Unreadable::diagnostic` says where and why).
+    Unreadable(Unreadable),
+}
+
+/// Why a reader refused a ruleset's text, and on which line (1-based) when it can tell.
+#[derive(Debug)]
+pub struct ReadError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl ReadError {
+    fn at(line: usize, message: impl Into<String>) -> ReadError {
+        ReadError { line: Some(line), message: message.into() }
+    }
+}
+
+/// A ruleset that verify cannot read at all: `sources[source]` of the call.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub source: usize,
+    pub error: ReadError,
+}
+
+impl Unreadable {
+    /// The error as a diagnostic (E0401) on the ruleset's text, which it adds to `map` as `name`.
+    pub fn diagnostic(&self, map: &mut SourceMap, name: &str, source: &Source) -> Diagnostic {
+        let (text, tool, help) = match source {
+            Source::Nft(text) => (
+                text,
+                "nft -j list ruleset",
+                "verify reads the JSON that `nft -j list ruleset` prints (mind the `-j`): \
+                 `nft -j list ruleset > ruleset.json`, then `--nft ruleset.json`",
+            ),
+            Source::Iptables(text) => (
+                text,
+                "iptables-save",
+                "verify reads what `iptables-save` prints, unchanged: `iptables-save > rules.v4`, \
+                 then `--iptables rules.v4`; an nftables ruleset goes to `--nft` as `nft -j list ruleset` prints it",
+            ),
+            Source::Ip6tables(text) => (
+                text,
+                "ip6tables-save",
+                "verify reads what `ip6tables-save` prints, unchanged: `ip6tables-save > rules.v6`, \
+                 then `--ip6tables rules.v6`",
+            ),
+        };
+        let file = map.add(name, *text);
+        let (start, end) = self.error.line.map_or((0, 0), |line| line_bytes(text, line));
+        let span = Span::new(file, start, end);
+        let label = if self.error.line.is_some() { "here" } else { "in this file" };
+        let mut diagnostic = Diagnostic::new(
+            Code::UnreadableRuleset,
+            format!("`{name}` cannot be read as `{tool}` output: {}", self.error.message),
+            span,
+            label,
+        );
+        diagnostic.help = Some(help.to_string());
+        diagnostic
+    }
+}
+
+/// Where a line (1-based) of `text` starts and ends, without its line break.
+fn line_bytes(text: &str, line: usize) -> (usize, usize) {
+    let mut start = 0;
+    for (number, content) in text.split_inclusive('\n').enumerate() {
+        if number + 1 == line {
+            return (start, start + content.trim_end_matches(['\n', '\r']).len());
+        }
+        start += content.len();
+    }
+    (text.len(), text.len())
 }
 
 /// The result of verifying one host's ruleset.
@@ -245,22 +318,22 @@ fn read(sources: &[Source], fib: &rules::Local) -> Result<(rules::Ruleset, Vec<u
             Source::Nft(_) => Vec::new(),
         })
         .collect();
-    for source in sources {
+    for (index, source) in sources.iter().enumerate() {
         let result = match source {
             Source::Nft(text) => {
                 covered.extend([space::V4, space::V6]);
-                nft::read(text, fib, &replaced, &mut ruleset).map_err(|e| format!("the nft ruleset: {e}"))
+                nft::read(text, fib, &replaced, &mut ruleset)
             }
             Source::Iptables(text) => {
                 covered.push(space::V4);
-                iptables::read(text, space::V4, fib, &mut ruleset).map_err(|e| format!("the iptables ruleset: {e}"))
+                iptables::read(text, space::V4, fib, &mut ruleset)
             }
             Source::Ip6tables(text) => {
                 covered.push(space::V6);
-                iptables::read(text, space::V6, fib, &mut ruleset).map_err(|e| format!("the ip6tables ruleset: {e}"))
+                iptables::read(text, space::V6, fib, &mut ruleset)
             }
         };
-        result.map_err(Failure::Usage)?;
+        result.map_err(|error| Failure::Unreadable(Unreadable { source: index, error }))?;
     }
     Ok((ruleset, covered))
 }

@@ -13,6 +13,7 @@ use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::ReadError;
 use super::nft_match::{self, Named, Sets};
 use super::nft_show;
 use super::rules::{Base, Chain, Hook, Kind, Local, MarkOp, Policy, Rule, Ruleset, Stmt, Verdict};
@@ -98,12 +99,13 @@ struct Document {
 /// such a document at all; objects it cannot read become `ruleset.unread`.
 /// `replaced` names tables (`ip filter`, `ip6 nat`) that another source gives instead: on a host
 /// whose iptables rules live in nf_tables, `iptables-save` shows what `nft -j` cannot.
-pub fn read(text: &str, local: &Local, replaced: &[String], ruleset: &mut Ruleset) -> Result<(), String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn read(text: &str, local: &Local, replaced: &[String], ruleset: &mut Ruleset) -> Result<(), ReadError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ReadError { line: (e.line() > 0).then_some(e.line()), message: format!("not JSON: {e}") })?;
     let objects = value
         .get("nftables")
         .and_then(Value::as_array)
-        .ok_or("not the output of `nft -j list ruleset`: no `nftables` array at the top")?;
+        .ok_or_else(|| ReadError { line: None, message: "no `nftables` array at the top".to_string() })?;
     let mut document = sort_out(objects, ruleset);
     let kept = |family: NfFamily, table: &str| !replaced.contains(&format!("{} {table}", self::family(family)));
     document.chains.retain(|c| kept(c.family, &c.table));
@@ -121,7 +123,18 @@ pub fn read(text: &str, local: &Local, replaced: &[String], ruleset: &mut Rulese
     let empty = Sets::default();
     for rule in &document.rules {
         let table = (family(rule.family), rule.table.clone());
-        let Some(slot) = index.get(&(table.0, table.1.clone(), rule.chain.clone())) else { continue };
+        let Some(slot) = index.get(&(table.0, table.1.clone(), rule.chain.clone())) else {
+            // `nft -j list ruleset` lists every chain before its rules; a rule without one was
+            // cut from another document or edited by hand.
+            ruleset.unread.push((
+                match rule.handle {
+                    Some(handle) => format!("rule handle {handle} of chain {} {} {}", table.0, rule.table, rule.chain),
+                    None => format!("a rule of chain {} {} {}", table.0, rule.table, rule.chain),
+                },
+                "its chain is not in the ruleset".to_string(),
+            ));
+            continue;
+        };
         let sets = document.sets.get(&table).unwrap_or(&empty);
         let context = Context { table: &table, index: &index, sets, local };
         let converted = convert(rule, &context);
@@ -436,4 +449,30 @@ fn pair(item: &SetItem<'static>, context: &Context) -> Option<(Expression<'stati
         _ => None,
     };
     Some((nft_match::bare(&key).clone(), verdict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_without_its_chain_is_not_read_rather_than_dropped() {
+        let text = r#"{"nftables": [
+            {"table": {"family": "inet", "name": "x", "handle": 1}},
+            {"rule": {"family": "inet", "table": "x", "chain": "gone", "handle": 3, "expr": [{"accept": null}]}}
+        ]}"#;
+        let mut ruleset = Ruleset::default();
+        read(text, &Local::default(), &[], &mut ruleset).expect("the document reads");
+        assert_eq!(
+            ruleset.unread,
+            vec![("rule handle 3 of chain inet x gone".to_string(), "its chain is not in the ruleset".to_string())]
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_refused_at_its_line() {
+        let error = read("\n\ntable inet x {\n}\n", &Local::default(), &[], &mut Ruleset::default())
+            .expect_err("not JSON");
+        assert_eq!(error.line, Some(3), "{}", error.message);
+    }
 }
