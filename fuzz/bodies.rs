@@ -119,6 +119,58 @@ pub fn fmt(bytes: &[u8]) {
     }
 }
 
+/// The site the `rulesets` target verifies rulesets against: a host with IPv4 and IPv6 addresses,
+/// a management flow, a port range, ICMP and a cluster network, so that every part of a report
+/// can occur.
+const RULESETS_SITE: &str = r#"
+role db "Database servers"
+role web "Web servers"
+external admins = 10.9.0.0/24 "Operators"
+bind db = 10.0.1.5, fd00:1::5
+bind web = 10.0.2.0/24, fd00:2::/64
+admins -> db : tcp 22 "SSH" management
+admins -> db : icmp "ping"
+web -> db : tcp 5432, tcp 8000-8010 "PostgreSQL"
+web -> db : udp 5353 "service discovery"
+db -> admins : udp 514 "syslog"
+"#;
+
+/// bytes -> `portc verify` (the `rulesets` target): the input is a ruleset, read as `nft -j list
+/// ruleset` output, `iptables-save` or `ip6tables-save` output as its first byte chooses, and
+/// verified for the db host of a fixed site, with and without egress. Verifying twice gives the
+/// same report; a ruleset it cannot read gives a diagnostic that renders.
+pub fn rulesets(bytes: &[u8]) {
+    use portc::verify::{Failure, Request, Source};
+    let Some((&choice, rest)) = bytes.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    let source = match choice % 3 {
+        0 => Source::Nft(&text),
+        1 => Source::Iptables(&text),
+        _ => Source::Ip6tables(&text),
+    };
+    let loader = MemoryLoader { files: BTreeMap::from([(ROOT.to_string(), RULESETS_SITE.as_bytes().to_vec())]) };
+    let root = Root::File(ROOT.into());
+    let Ok((mut outcome, Some(checked))) = portc::check_program(&root, &loader, &[]) else {
+        panic!("the rulesets target's site checks")
+    };
+    let request = Request { roles: vec!["db".to_string()], egress: choice & 4 != 0, ..Request::default() };
+    let run = || portc::verify::verify(&checked, &request, &[source]);
+    let show = |result: &Result<(portc::verify::Report, Vec<portc::diag::Diagnostic>), Failure>| match result {
+        Ok((report, warnings)) => {
+            let json = serde_json::to_string(report).expect("a report serialises");
+            format!("{}\n{json}\n{warnings:?}", report.human())
+        }
+        Err(failure) => format!("{failure:?}"),
+    };
+    let first = run();
+    assert_eq!(show(&first), show(&run()), "verify differs between two runs");
+    if let Err(Failure::Unreadable(unreadable)) = &first {
+        let diagnostic = unreadable.diagnostic(&mut outcome.sources, "ruleset", &source);
+        portc::diag::render::human(&outcome.sources, std::slice::from_ref(&diagnostic), false);
+        portc::diag::render::json(&outcome.sources, &[diagnostic]);
+    }
+}
+
 /// A structured program, printed to text: the fuzzer spends its time past the parser. Built once
 /// per target; the `targets` fuzz target is the one that compares two builds.
 pub fn structured(program: &Program) {

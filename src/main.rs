@@ -209,6 +209,7 @@ enum Command {
     /// declares for a host of these roles? Exit 0 when it does, 1 when it does not, 2 when
     /// verify cannot tell (docs/verify.md).
     #[command(group(clap::ArgGroup::new("ruleset").required(true).multiple(true).args(["nft", "iptables", "ip6tables"])))]
+    #[command(group(clap::ArgGroup::new("iptables_rules").multiple(true).args(["iptables", "ip6tables"])))]
     Verify {
         /// A .ports file, or the dotted name of a stdlib module.
         input: String,
@@ -224,6 +225,10 @@ enum Command {
         /// The IPv6 ruleset as `ip6tables-save` prints it; `-` reads standard input.
         #[arg(long, value_name = "FILE")]
         ip6tables: Option<String>,
+        /// The members of the ipsets the iptables rules match (`-m set`), as `ipset save` prints
+        /// them; `-` reads standard input.
+        #[arg(long, value_name = "FILE", requires = "iptables_rules")]
+        ipset: Option<String>,
         /// The host's own addresses, comma-separated (default: the addresses its roles are bound to).
         #[arg(long, value_delimiter = ',', value_name = "ADDRESS")]
         address: Vec<String>,
@@ -542,8 +547,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             write_output(&text, None)?;
             Ok(0)
         }
-        Command::Verify { input, role, nft, iptables, ip6tables, address, egress, settings, report } => {
-            let rulesets = cli::verify::Rulesets { nft, iptables, ip6tables };
+        Command::Verify { input, role, nft, iptables, ip6tables, ipset, address, egress, settings, report } => {
+            let rulesets = cli::verify::Rulesets { nft, iptables, ip6tables, ipset };
             let request = cli::verify::request(role, &address, egress)?;
             cli::verify::run(&root_of(input), &settings, &report, &rulesets, request)
         }
@@ -848,7 +853,11 @@ fn summary(outcome: &Outcome) -> String {
 fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
     let Some(path) = path else {
         let mut stdout = std::io::stdout().lock();
-        return stdout.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"));
+        return match stdout.write_all(text.as_bytes()) {
+            // A reader that stopped early (`| head`) wants no more, and no complaint.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+            _ => Ok(()),
+        };
     };
     let file = temporary(text, path)?;
     file.persist(path).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;

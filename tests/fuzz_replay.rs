@@ -27,9 +27,24 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut paths = Vec::new();
+    let mut seeds = Vec::new();
     files(&root.join("fuzz/corpus").join(target), &mut paths);
     files(&root.join("tests/fuzz/regressions").join(target), &mut paths);
-    if target != "structured" {
+    if target == "rulesets" {
+        // The rulesets the verify tests load, each read as nft, iptables and ip6tables output.
+        let mut found = Vec::new();
+        files(&root.join("tests/verify"), &mut found);
+        files(&root.join("tests/ui/rulesets"), &mut found);
+        found.sort();
+        for path in found.into_iter().filter(|p| p.extension().is_some_and(|e| e == "nft" || e == "rules")) {
+            let text = std::fs::read(&path).expect("readable");
+            for choice in 0..3u8 {
+                let mut bytes = vec![choice];
+                bytes.extend(&text);
+                seeds.push((path.with_extension(format!("as-{choice}")), bytes));
+            }
+        }
+    } else if target != "structured" {
         for dir in ["stdlib", "examples", "tests/ui", "tests/parser"] {
             let mut found = Vec::new();
             files(&root.join(dir), &mut found);
@@ -39,6 +54,7 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     paths.sort();
     let mut inputs: Vec<(PathBuf, Vec<u8>)> =
         paths.into_iter().map(|p| (p.clone(), std::fs::read(&p).expect("readable"))).collect();
+    inputs.extend(seeds);
     // A few hundred pseudo-random inputs too, the same on every run, so that a target is
     // exercised even before its corpus holds anything.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -86,6 +102,11 @@ fn parsers() {
 #[test]
 fn fmt() {
     replay("fmt", bodies::fmt);
+}
+
+#[test]
+fn rulesets() {
+    replay("rulesets", bodies::rulesets);
 }
 
 #[test]

@@ -275,9 +275,23 @@ const NEEDS_IPTABLES: &[Need] = &[
     Need::NetAdmin,
 ];
 
+/// What loading portc's iptables target needs beyond that.
+const NEEDS_IPSET: &[Need] = &[
+    Need::Tool("nft"),
+    Need::Tool("ip"),
+    Need::Tool("python3"),
+    Need::Tool("iptables-restore"),
+    Need::Tool("iptables-save"),
+    Need::Tool("ip6tables-restore"),
+    Need::Tool("ip6tables-save"),
+    Need::Tool("ipset"),
+    Need::NetAdmin,
+];
+
 fn main() -> std::process::ExitCode {
     support::run(vec![
         Test::new("our_rulesets_conform", NEEDS, our_rulesets_conform),
+        Test::new("our_iptables_rulesets_conform", NEEDS_IPSET, our_iptables_rulesets_conform),
         Test::new("our_ruleset_agrees_with_the_kernel", NEEDS, our_ruleset_agrees_with_the_kernel),
         Test::new("hand_written_mistakes_are_named", NEEDS, hand_written_mistakes_are_named),
         Test::new("kube_proxy_and_docker_iptables", NEEDS_IPTABLES, kube_proxy_and_docker_iptables),
@@ -330,6 +344,56 @@ fn our_rulesets_conform() {
                 let addresses = host_addresses(program, &role);
                 let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
                 let report = verify(&example, &role, &addresses, egress, &[Source::Nft(&json)]);
+                let mode = if egress { " --egress" } else { "" };
+                assert_eq!(report.status, Status::Conforms, "{example} --role {role}{mode}:\n{}", report.human());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "too few rulesets verified ({checked})");
+}
+
+/// `portc build --target iptables` for every example and host role, loaded into a namespace of its
+/// own with scripts/iptables-apply.sh as the target's page says, and dumped with `iptables-save`,
+/// `ip6tables-save` and `ipset save`: verify finds each conforming, with `--egress` too for the
+/// RKE site.
+fn our_iptables_rulesets_conform() {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/iptables-apply.sh");
+    let mut bed = Bed::new("t");
+    let mut checked = 0;
+    for example in support::examples() {
+        let root = Root::File(example.clone());
+        let (_, program) = portc::check_program(&root, &FsLoader, &[]).expect("loads");
+        let program = &program.expect("checks").graph().program.clone();
+        for role in support::host_roles(&root, &FsLoader, &[]) {
+            for egress in [false, true] {
+                if egress && !example.contains("rancher-custom") {
+                    continue;
+                }
+                let options =
+                    Options { target: Some(Target::Iptables), roles: vec![role.clone()], egress, ..Options::default() };
+                let outcome = portc::compile(&root, &FsLoader, &options).expect("loads");
+                if outcome.output.is_none() {
+                    continue;
+                }
+                let files = dir.path().join(checked.to_string());
+                std::fs::create_dir_all(&files).expect("a directory for the files");
+                for document in &outcome.documents {
+                    std::fs::write(files.join(&document.name), &document.text).expect("writable");
+                }
+                let ns = bed.namespace(&checked.to_string());
+                let keep = format!("PORTC_IPTABLES_DIR={}", files.join("keep").display());
+                let state = format!("PORTC_APPLY_STATE={}", files.join("state").display());
+                let prefix = files.join(&role).display().to_string();
+                in_ns(&ns, &["env", &keep, &state, "sh", script, "load", &prefix], "")
+                    .unwrap_or_else(|e| panic!("{example} --role {role}: iptables-apply.sh load failed:\n{e}"));
+                let save = |tool: &[&str]| in_ns(&ns, tool, "").unwrap_or_else(|e| panic!("{tool:?}: {e}"));
+                let (v4, v6, sets) = (save(&["iptables-save"]), save(&["ip6tables-save"]), save(&["ipset", "save"]));
+                let addresses = host_addresses(program, &role);
+                let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
+                let sources = [Source::Iptables(&v4), Source::Ip6tables(&v6), Source::Ipset(&sets)];
+                let report = verify(&example, &role, &addresses, egress, &sources);
                 let mode = if egress { " --egress" } else { "" };
                 assert_eq!(report.status, Status::Conforms, "{example} --role {role}{mode}:\n{}", report.human());
                 checked += 1;

@@ -13,6 +13,7 @@ pub struct Rulesets {
     pub nft: Option<String>,
     pub iptables: Option<String>,
     pub ip6tables: Option<String>,
+    pub ipset: Option<String>,
 }
 
 /// What to verify, from the command line's roles, addresses and `--egress`.
@@ -42,6 +43,7 @@ pub fn run(
             Kind::Nft => Source::Nft(text),
             Kind::Iptables => Source::Iptables(text),
             Kind::Ip6tables => Source::Ip6tables(text),
+            Kind::Ipset => Source::Ipset(text),
         })
         .collect();
     let (result, warnings) = match portc::verify::verify(&checked, &request, &sources) {
@@ -71,7 +73,11 @@ pub fn run(
         Format::Human => result.human(),
         Format::Json => serde_json::to_string_pretty(&result).map_err(|e| e.to_string())? + "\n",
     };
-    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("cannot write the report: {e}"))?;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        // A reader that stopped early (`| head`) wants no more, and no complaint.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(format!("cannot write the report: {e}")),
+        _ => {}
+    }
     Ok(match result.status {
         Status::Conforms => 0,
         Status::Differs => EXIT_ERRORS,
@@ -85,13 +91,18 @@ enum Kind {
     Nft,
     Iptables,
     Ip6tables,
+    Ipset,
 }
 
 /// Each ruleset's text with the tool that printed it and its name (the file, or `<stdin>`); at
 /// most one from standard input.
 fn read_rulesets(rulesets: &Rulesets) -> Result<Vec<(Kind, String, String)>, String> {
-    let files =
-        [(&rulesets.nft, Kind::Nft), (&rulesets.iptables, Kind::Iptables), (&rulesets.ip6tables, Kind::Ip6tables)];
+    let files = [
+        (&rulesets.nft, Kind::Nft),
+        (&rulesets.iptables, Kind::Iptables),
+        (&rulesets.ip6tables, Kind::Ip6tables),
+        (&rulesets.ipset, Kind::Ipset),
+    ];
     if files.iter().filter(|(file, _)| file.as_deref() == Some("-")).count() > 1 {
         return Err("only one ruleset can come from standard input".into());
     }

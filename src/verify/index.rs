@@ -7,6 +7,8 @@
 //! arbitrary: kube-proxy writes its Services in any order), each node knowing the lowest and
 //! highest rule under it. A query descends only into nodes whose box overlaps the packets, that
 //! hold a rule after the given one, and that could hold one before the best found so far.
+//!
+//! `outcome` indexes the copies of forked packets the same way, to find those that overlap.
 
 use super::space::{Cube, DIMS};
 
@@ -71,6 +73,33 @@ impl RuleIndex {
             self.visit(root, cube, from, &mut best);
         }
         (best != usize::MAX).then_some(best)
+    }
+
+    /// Every rule whose hull overlaps `cube`, in order.
+    pub fn overlapping(&self, cube: &Cube) -> Vec<usize> {
+        let mut found = Vec::new();
+        if let Some(root) = self.nodes.len().checked_sub(1) {
+            self.collect(root, cube, &mut found);
+        }
+        found.sort_unstable();
+        found
+    }
+
+    fn collect(&self, node: usize, cube: &Cube, found: &mut Vec<usize>) {
+        let Some(node) = self.nodes.get(node) else { return };
+        if !node.around.overlaps(cube) {
+            return;
+        }
+        match node.below {
+            Below::Items(a, b) => {
+                let items = self.items.get(a..b).unwrap_or_default();
+                found.extend(items.iter().filter(|(_, hull)| hull.overlaps(cube)).map(|(rule, _)| *rule));
+            }
+            Below::Nodes(left, right) => {
+                self.collect(left, cube, found);
+                self.collect(right, cube, found);
+            }
+        }
     }
 
     fn visit(&self, node: usize, cube: &Cube, from: usize, best: &mut usize) {

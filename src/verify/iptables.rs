@@ -12,8 +12,10 @@ use super::rules::{self, Base, Chain, Cond, Hook, Kind, Local, MarkOp, Policy, R
 use super::space::{DPORT, DST, IIF, OIF, SPORT, SRC, Tri, V4, V4_MAX};
 
 /// Adds the tables of `text` (one family's `iptables-save` output) to `ruleset`. `Err` for text
-/// that is not such output; a rule it cannot read becomes a rule that stops verify.
-pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> Result<(), ReadError> {
+/// that is not such output; a rule it cannot read becomes a rule that stops verify. `sets` are the
+/// members of the ipsets that `-m set` names (`ipset save`). Empty output (a host without rules of
+/// this family, as `ip6tables-save` prints it) adds nothing.
+pub fn read(text: &str, family: u128, local: &Local, sets: &IpSets, ruleset: &mut Ruleset) -> Result<(), ReadError> {
     let mut table: Option<String> = None;
     let mut chains: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut pending: Vec<(usize, usize, String)> = Vec::new();
@@ -43,6 +45,13 @@ pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> R
                 [flag, chain, ..] if flag == "-A" || flag == "--append" => chain.clone(),
                 _ => return Err(ReadError::at(number, format!("expected `-A CHAIN ...`, found `{line}`"))),
             };
+            if let Some(address) = other_family(&words, family) {
+                let (this, other) = if family == V4 { ("iptables", "ip6tables") } else { ("ip6tables", "iptables") };
+                return Err(ReadError::at(
+                    number,
+                    format!("`{address}` is not an address {this} handles: this looks like {other}-save output"),
+                ));
+            }
             let slot = *chains.get(&(current.to_string(), chain.clone())).ok_or(ReadError::at(
                 number,
                 format!("chain {chain} of table {current} is not declared (no `:{chain}` line)"),
@@ -50,13 +59,13 @@ pub fn read(text: &str, family: u128, local: &Local, ruleset: &mut Ruleset) -> R
             pending.push((slot, number, line.to_string()));
         }
     }
-    if !seen_table {
+    if !seen_table && !pending.is_empty() {
         return Err(ReadError { line: None, message: "no `*table` line".to_string() });
     }
     for (slot, number, line) in pending {
         let Some(chain) = ruleset.chains.get(slot) else { continue };
         let table = chain.name.split(' ').next().unwrap_or_default().to_string();
-        let context = Context { table: &table, chains: &chains, family, local };
+        let context = Context { table: &table, chains: &chains, family, local, sets };
         let rule = rule(&line, number, &chain.name, &context);
         if let Some(chain) = ruleset.chains.get_mut(slot) {
             chain.rules.push(rule);
@@ -169,6 +178,72 @@ struct Context<'a> {
     chains: &'a BTreeMap<(String, String), usize>,
     family: u128,
     local: &'a Local,
+    sets: &'a IpSets,
+}
+
+/// The address given to `-s`/`-d` that belongs to the other family, if one does: the text of
+/// the other tool's `-save`.
+fn other_family(words: &[String], family: u128) -> Option<String> {
+    let options = words.iter().zip(words.iter().skip(1));
+    options
+        .filter(|(option, _)| matches!(option.as_str(), "-s" | "--source" | "-d" | "--destination"))
+        .flat_map(|(_, value)| value.split(','))
+        .find(|item| {
+            let address = item.split(['/', '-']).next().unwrap_or_default();
+            address.parse::<std::net::IpAddr>().is_ok_and(|a| super::space::address(a).0 != family)
+        })
+        .map(str::to_string)
+}
+
+/// The members of ipsets, as `ipset save` prints them: per set, its family and its addresses.
+/// A set whose members are not plain addresses and prefixes (`hash:net,port`, `nomatch`
+/// entries) has none here, and `-m set` on it is a match verify cannot decide.
+#[derive(Debug, Default)]
+pub struct IpSets(BTreeMap<String, Option<Members>>);
+
+/// A set's family and its members, as address intervals.
+type Members = (u128, Vec<(u128, u128)>);
+
+/// Reads `ipset save` output.
+pub fn ipsets(text: &str) -> Result<IpSets, ReadError> {
+    let mut sets = IpSets::default();
+    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words = split(line).map_err(|e| ReadError::at(number, e))?;
+        match words.as_slice() {
+            [create, name, kind, options @ ..] if create == "create" || create == "-N" => {
+                let family = match options.iter().position(|w| w == "family").and_then(|i| options.get(i + 1)) {
+                    Some(f) if f == "inet6" => super::space::V6,
+                    _ => V4,
+                };
+                let plain = matches!(kind.as_str(), "hash:net" | "hash:ip");
+                sets.0.insert(name.clone(), plain.then(|| (family, Vec::new())));
+            }
+            [add, name, member, options @ ..] if add == "add" || add == "-A" => {
+                let Some(entry) = sets.0.get_mut(name) else {
+                    return Err(ReadError::at(
+                        number,
+                        format!("a member of `{name}`, which no `create` line declares"),
+                    ));
+                };
+                if let Some((family, members)) = entry {
+                    match address_interval(member, *family) {
+                        Some(interval) if !options.iter().any(|o| o == "nomatch") => members.push(interval),
+                        _ => *entry = None,
+                    }
+                }
+            }
+            _ => {
+                return Err(ReadError::at(
+                    number,
+                    format!("expected `create SET TYPE ...` or `add SET MEMBER`, found `{line}`"),
+                ));
+            }
+        }
+    }
+    Ok(sets)
 }
 
 /// One rule; a rule verify cannot read stops it, where it stands.
@@ -264,6 +339,7 @@ const KNOWN_MODULES: &[&str] = &[
     "connmark",
     "iprange",
     "pkttype",
+    "set",
 ];
 
 /// A test statement from a region, with how the option reads.
@@ -388,6 +464,38 @@ fn module_option(
         }
         ("iprange", "--src-range" | "--dst-range") => {
             address_test(if option == "--src-range" { SRC } else { DST }, arg()?, context.family)?
+        }
+        ("set", "--match-set") => {
+            let name = arg()?;
+            let flags = rest.get(1).map_or("", String::as_str);
+            let dim = match flags {
+                "src" => SRC,
+                "dst" => DST,
+                _ => {
+                    let stmt = Stmt::unknown(format!("-m set --match-set {name} {flags}"));
+                    return Ok((Some(stmt), 2));
+                }
+            };
+            let text = format!("{}--match-set {name} {flags}", if negate { "! " } else { "" });
+            let tri = match context.sets.0.get(name) {
+                Some(Some((family, members))) if *family == context.family => {
+                    rules::addresses(dim, context.family, members)
+                }
+                // A set of the other family never matches.
+                Some(Some(_)) => Tri::never(),
+                Some(None) => {
+                    return Ok((
+                        Some(Stmt::unknown(format!("-m set {text} (a set of a kind verify does not read)"))),
+                        2,
+                    ));
+                }
+                None => {
+                    let why =
+                        format!("-m set {text} (its members are not given: pass `ipset save` output with --ipset)");
+                    return Ok((Some(Stmt::unknown(why)), 2));
+                }
+            };
+            return Ok((Some(Stmt::Test(Box::new(Test::new(Cond::Region(tri), negate, text)))), 2));
         }
         ("pkttype", "--pkt-type") => {
             let types = if arg()? == "unicast" { vec!["host".to_string()] } else { vec![arg()?.to_string()] };
@@ -522,4 +630,74 @@ fn mark_target(ct: bool, options: &[String]) -> Result<Stmt, String> {
         MarkOp::Unknown
     };
     Ok(Stmt::Mark { ct, op })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets() -> IpSets {
+        let text = "create portc-admins-v4 hash:net family inet hashsize 1024 maxelem 65536 comment\n\
+                    add portc-admins-v4 10.9.0.0/24 comment \"operators\"\n\
+                    create portc-admins-v6 hash:net family inet6 hashsize 1024 maxelem 65536\n\
+                    add portc-admins-v6 fd00:9::/64\n\
+                    create ports hash:net,port family inet hashsize 1024 maxelem 65536\n\
+                    add ports 10.0.0.0/8,tcp:22\n";
+        ipsets(text).expect("ipset save output reads")
+    }
+
+    fn read_v4(text: &str) -> Result<Ruleset, ReadError> {
+        let mut ruleset = Ruleset::default();
+        read(text, V4, &Local::default(), &sets(), &mut ruleset).map(|()| ruleset)
+    }
+
+    fn only_rule(ruleset: &Ruleset) -> &Rule {
+        let chain = ruleset.chains.iter().find(|c| c.name == "filter INPUT").expect("INPUT");
+        chain.rules.first().expect("one rule")
+    }
+
+    #[test]
+    fn match_set_reads_the_members_of_the_set() {
+        let ruleset =
+            read_v4("*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set portc-admins-v4 src -j ACCEPT\nCOMMIT\n")
+                .expect("reads");
+        let Some(Stmt::Test(test)) = only_rule(&ruleset).stmts.first() else { panic!("a test") };
+        let Cond::Region(tri) = &test.cond else { panic!("a region") };
+        assert!(tri.maybe.is_empty(), "decided: {tri:?}");
+        assert_eq!(tri.yes.len(), 1);
+        assert_eq!(tri.yes.first().map(|c| c.dim(SRC)), Some((0x0a09_0000, 0x0a09_00ff)));
+    }
+
+    #[test]
+    fn match_set_without_its_members_or_of_another_kind_is_undecided() {
+        for set in ["portc-unknown", "ports"] {
+            let text = format!("*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set {set} src -j ACCEPT\nCOMMIT\n");
+            let ruleset = read_v4(&text).expect("reads");
+            let Some(Stmt::Test(test)) = only_rule(&ruleset).stmts.first() else { panic!("a test") };
+            let Cond::Region(tri) = &test.cond else { panic!("a region") };
+            assert!(tri.yes.is_empty() && !tri.maybe.is_empty(), "{set}: undecided");
+        }
+    }
+
+    #[test]
+    fn empty_output_is_a_host_without_rules() {
+        let ruleset = read_v4("").expect("empty output reads");
+        assert!(ruleset.chains.is_empty());
+        let ruleset = read_v4("# Generated by ip6tables-save\n").expect("a comment alone reads");
+        assert!(ruleset.chains.is_empty());
+    }
+
+    #[test]
+    fn the_other_familys_output_is_refused_at_its_first_address() {
+        let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -s fe80::/10 -j ACCEPT\nCOMMIT\n";
+        let error = read_v4(text).expect_err("IPv6 addresses in iptables-save output");
+        assert_eq!(error.line, Some(4));
+        assert!(error.message.contains("ip6tables-save"), "{}", error.message);
+    }
+
+    #[test]
+    fn ipset_output_that_is_not_is_refused() {
+        assert_eq!(ipsets("add nowhere 10.0.0.1\n").expect_err("no create line").line, Some(1));
+        assert_eq!(ipsets("*filter\n").expect_err("iptables-save output").line, Some(1));
+    }
 }

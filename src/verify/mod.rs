@@ -43,6 +43,8 @@ pub enum Source<'a> {
     Iptables(&'a str),
     /// `ip6tables-save` (IPv6).
     Ip6tables(&'a str),
+    /// `ipset save`: the members of the sets that `-m set` matches in the iptables rulesets.
+    Ipset(&'a str),
 }
 
 /// What to verify.
@@ -101,13 +103,19 @@ impl Unreadable {
                 text,
                 "iptables-save",
                 "verify reads what `iptables-save` prints, unchanged: `iptables-save > rules.v4`, \
-                 then `--iptables rules.v4`; an nftables ruleset goes to `--nft` as `nft -j list ruleset` prints it",
+                 then `--iptables rules.v4`; IPv6 rules go to `--ip6tables`, and an nftables ruleset to \
+                 `--nft` as `nft -j list ruleset` prints it",
             ),
             Source::Ip6tables(text) => (
                 text,
                 "ip6tables-save",
                 "verify reads what `ip6tables-save` prints, unchanged: `ip6tables-save > rules.v6`, \
-                 then `--ip6tables rules.v6`",
+                 then `--ip6tables rules.v6`; IPv4 rules go to `--iptables`",
+            ),
+            Source::Ipset(text) => (
+                text,
+                "ipset save",
+                "verify reads what `ipset save` prints, unchanged: `ipset save > sets`, then `--ipset sets`",
             ),
         };
         let file = map.add(name, *text);
@@ -315,9 +323,15 @@ fn read(sources: &[Source], fib: &rules::Local) -> Result<(rules::Ruleset, Vec<u
         .flat_map(|s| match s {
             Source::Iptables(text) => iptables::tables(text, space::V4),
             Source::Ip6tables(text) => iptables::tables(text, space::V6),
-            Source::Nft(_) => Vec::new(),
+            Source::Nft(_) | Source::Ipset(_) => Vec::new(),
         })
         .collect();
+    let mut sets = iptables::IpSets::default();
+    for (index, source) in sources.iter().enumerate() {
+        if let Source::Ipset(text) = source {
+            sets = iptables::ipsets(text).map_err(|error| Failure::Unreadable(Unreadable { source: index, error }))?;
+        }
+    }
     for (index, source) in sources.iter().enumerate() {
         let result = match source {
             Source::Nft(text) => {
@@ -326,12 +340,13 @@ fn read(sources: &[Source], fib: &rules::Local) -> Result<(rules::Ruleset, Vec<u
             }
             Source::Iptables(text) => {
                 covered.push(space::V4);
-                iptables::read(text, space::V4, fib, &mut ruleset)
+                iptables::read(text, space::V4, fib, &sets, &mut ruleset)
             }
             Source::Ip6tables(text) => {
                 covered.push(space::V6);
-                iptables::read(text, space::V6, fib, &mut ruleset)
+                iptables::read(text, space::V6, fib, &sets, &mut ruleset)
             }
+            Source::Ipset(_) => Ok(()),
         };
         result.map_err(|error| Failure::Unreadable(Unreadable { source: index, error }))?;
     }
@@ -417,15 +432,12 @@ fn human_finding(finding: &report::Finding, verb: &str, out: &mut String) {
     for by in &finding.by {
         let _ = writeln!(out, "        {verb:<13} {}", show_ref(by));
     }
-    for (i, packets) in finding.packets.iter().enumerate() {
+    for (i, packets) in finding.packets.iter().take(report::MAX_RANGES).enumerate() {
         let _ = writeln!(out, "        {:<13} {packets}", if i == 0 { "packets" } else { "" });
     }
-    if finding.more_packets > 0 {
-        let _ = writeln!(
-            out,
-            "        {:<13} and {} more ranges (--format json lists the first)",
-            "", finding.more_packets
-        );
+    let more = finding.packets.len().saturating_sub(report::MAX_RANGES);
+    if more > 0 {
+        let _ = writeln!(out, "        {:<13} and {more} more ranges (--format json lists them all)", "");
     }
     let _ = writeln!(out, "        {:<13} {}", "for example", finding.example.show());
 }

@@ -471,8 +471,8 @@ mod tests {
 
     #[test]
     fn text_that_is_not_json_is_refused_at_its_line() {
-        let error = read("\n\ntable inet x {\n}\n", &Local::default(), &[], &mut Ruleset::default())
-            .expect_err("not JSON");
+        let error =
+            read("\n\ntable inet x {\n}\n", &Local::default(), &[], &mut Ruleset::default()).expect_err("not JSON");
         assert_eq!(error.line, Some(3), "{}", error.message);
     }
 }

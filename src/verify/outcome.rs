@@ -3,6 +3,7 @@
 //! they overlap and disagree, the verdict is unknown, and the forking matches are the reason.
 
 use super::eval::{End, Fate, Site};
+use super::index::RuleIndex;
 use super::space::{self, Cube, DIMS};
 
 /// The verdicts of every packet followed, as boxes with the sites that decided them.
@@ -34,19 +35,24 @@ impl Outcome {
         for end in certain {
             out.add(end.part.cube, end.fate, Vec::new());
         }
-        for (i, end) in forked.iter().enumerate() {
-            if let Fate::Unknown(_) = end.fate {
-                out.add(end.part.cube, end.fate.clone(), end.part.forks.clone());
-                continue;
-            }
-            let disagree: Vec<&End> = forked
-                .iter()
-                .enumerate()
-                .filter(|(j, other)| {
-                    *j != i && !same_kind(&end.fate, &other.fate) && other.part.cube.overlaps(&end.part.cube)
-                })
-                .map(|(_, other)| other)
-                .collect();
+        // Where copies disagree: for an accepted copy, the dropped and unknown ones it overlaps;
+        // for a dropped copy, the accepted and unknown ones. Indexed, as copies can be many.
+        let all_but = |kind: fn(&Fate) -> bool| {
+            RuleIndex::new(&forked.iter().map(|e| (!kind(&e.fate)).then_some(e.part.cube)).collect::<Vec<_>>())
+        };
+        let not_accepted = all_but(|f| matches!(f, Fate::Accept(_)));
+        let not_dropped = all_but(|f| matches!(f, Fate::Drop(_)));
+        for end in &forked {
+            let index = match end.fate {
+                Fate::Unknown(_) => {
+                    out.add(end.part.cube, end.fate.clone(), end.part.forks.clone());
+                    continue;
+                }
+                Fate::Accept(_) => &not_accepted,
+                Fate::Drop(_) => &not_dropped,
+            };
+            let disagree: Vec<&End> =
+                index.overlapping(&end.part.cube).into_iter().filter_map(|j| forked.get(j)).collect();
             let against: Vec<Cube> = disagree.iter().map(|e| e.part.cube).collect();
             for cube in space::subtract(&[end.part.cube], &against) {
                 out.add(cube, end.fate.clone(), Vec::new());
@@ -92,10 +98,6 @@ impl Outcome {
             None => Verdict::Outside,
         }
     }
-}
-
-fn same_kind(a: &Fate, b: &Fate) -> bool {
-    matches!((a, b), (Fate::Accept(_), Fate::Accept(_)) | (Fate::Drop(_), Fate::Drop(_)))
 }
 
 /// Equal boxes as one, with the sites of all of them: copies of packets that a fork sent both

@@ -14,8 +14,8 @@ use super::outcome::Outcome;
 use super::rules::{self, Local, Policy, Ruleset, Stmt};
 use super::space::{self, Cube, DIMS, DPORT, DST, FAMILY, IIF, OIF, PROTO, SPORT, SRC, STATE, V4, V4_MAX};
 
-/// Ranges shown per finding; the rest are counted.
-const MAX_RANGES: usize = 8;
+/// Ranges the human report shows per finding; it counts the rest, which the JSON lists.
+pub const MAX_RANGES: usize = 8;
 
 /// Whether the ruleset does what the policy says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -49,10 +49,8 @@ pub struct Finding {
     pub verdict: &'static str,
     /// The rules, policies or constructs that decide.
     pub by: Vec<RuleRef>,
-    /// The packets, as ranges.
+    /// The packets, as ranges: every one of them.
     pub packets: Vec<String>,
-    /// Ranges left out of `packets`.
-    pub more_packets: usize,
     pub example: Packet,
 }
 
@@ -197,7 +195,7 @@ fn finding(inputs: &Inputs, cubes: Vec<Cube>, sites: &[Site], verdict: &'static 
     let mut cubes = space::coalesce(cubes);
     // The largest ranges first: they say most about the finding.
     cubes.sort_by(|a, b| b.volume().total_cmp(&a.volume()).then(a.cmp(b)));
-    let packets: Vec<String> = cubes.iter().take(MAX_RANGES).map(show).collect();
+    let packets: Vec<String> = cubes.iter().map(show).collect();
     let direction = inputs.expectation.direction;
     let typical =
         [6u128, 17, 1, 58].iter().find_map(|p| cubes.iter().find(|c| (c.dim(PROTO).0..=c.dim(PROTO).1).contains(p)));
@@ -207,15 +205,7 @@ fn finding(inputs: &Inputs, cubes: Vec<Cube>, sites: &[Site], verdict: &'static 
     );
     let what = packets.first().cloned().unwrap_or_default();
     let by = refs(inputs.ruleset, sites, verdict);
-    Finding {
-        what,
-        declared_by: Vec::new(),
-        verdict,
-        by,
-        packets,
-        more_packets: cubes.len().saturating_sub(MAX_RANGES),
-        example,
-    }
+    Finding { what, declared_by: Vec::new(), verdict, by, packets, example }
 }
 
 /// The rules behind sites: for accepted packets, the rules rather than the policies when both
