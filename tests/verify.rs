@@ -321,10 +321,10 @@ fn host_addresses(program: &portc::hir::Program, role: &str) -> Vec<String> {
     out
 }
 
-/// `portc build` for every example and every host role, loaded into a kernel and dumped: verify
-/// finds each conforming, and with `--egress` too for the RKE site.
-fn our_rulesets_conform() {
-    let pair = Pair::new("c", ("10.250.0.1", "fd00:250::1"));
+/// One host's build of `target` for every example and host role (with `--egress` too for the RKE
+/// site): `dump` loads it into a kernel and returns the ruleset as the tools print it, and verify
+/// must find each conforming.
+fn every_host_conforms(target: Target, mut dump: impl FnMut(&str, &portc::Outcome) -> Vec<(Kind, String)>) {
     let mut checked = 0;
     for example in support::examples() {
         let root = Root::File(example.clone());
@@ -335,15 +335,24 @@ fn our_rulesets_conform() {
                 if egress && !example.contains("rancher-custom") {
                     continue;
                 }
-                let options =
-                    Options { target: Some(Target::Nftables), roles: vec![role.clone()], egress, ..Options::default() };
+                let options = Options { target: Some(target), roles: vec![role.clone()], egress, ..Options::default() };
                 let outcome = portc::compile(&root, &FsLoader, &options).expect("loads");
-                let Some(text) = outcome.output else { continue };
-                pair.load_nft(&text);
-                let json = pair.nft_json();
+                if outcome.output.is_none() {
+                    continue;
+                }
+                let dumped = dump(&role, &outcome);
+                let sources: Vec<Source> = dumped
+                    .iter()
+                    .map(|(kind, text)| match kind {
+                        Kind::Nft => Source::Nft(text),
+                        Kind::Iptables => Source::Iptables(text),
+                        Kind::Ip6tables => Source::Ip6tables(text),
+                        Kind::Ipset => Source::Ipset(text),
+                    })
+                    .collect();
                 let addresses = host_addresses(program, &role);
                 let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
-                let report = verify(&example, &role, &addresses, egress, &[Source::Nft(&json)]);
+                let report = verify(&example, &role, &addresses, egress, &sources);
                 let mode = if egress { " --egress" } else { "" };
                 assert_eq!(report.status, Status::Conforms, "{example} --role {role}{mode}:\n{}", report.human());
                 checked += 1;
@@ -351,6 +360,24 @@ fn our_rulesets_conform() {
         }
     }
     assert!(checked >= 15, "too few rulesets verified ({checked})");
+}
+
+/// Which tool printed a dumped ruleset.
+enum Kind {
+    Nft,
+    Iptables,
+    Ip6tables,
+    Ipset,
+}
+
+/// `portc build` for every example and every host role, loaded into a kernel and dumped: verify
+/// finds each conforming, and with `--egress` too for the RKE site.
+fn our_rulesets_conform() {
+    let pair = Pair::new("c", ("10.250.0.1", "fd00:250::1"));
+    every_host_conforms(Target::Nftables, |_, outcome| {
+        pair.load_nft(outcome.output.as_deref().unwrap_or_default());
+        vec![(Kind::Nft, pair.nft_json())]
+    });
 }
 
 /// `portc build --target iptables` for every example and host role, loaded into a namespace of its
@@ -361,46 +388,27 @@ fn our_iptables_rulesets_conform() {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/iptables-apply.sh");
     let mut bed = Bed::new("t");
-    let mut checked = 0;
-    for example in support::examples() {
-        let root = Root::File(example.clone());
-        let (_, program) = portc::check_program(&root, &FsLoader, &[]).expect("loads");
-        let program = &program.expect("checks").graph().program.clone();
-        for role in support::host_roles(&root, &FsLoader, &[]) {
-            for egress in [false, true] {
-                if egress && !example.contains("rancher-custom") {
-                    continue;
-                }
-                let options =
-                    Options { target: Some(Target::Iptables), roles: vec![role.clone()], egress, ..Options::default() };
-                let outcome = portc::compile(&root, &FsLoader, &options).expect("loads");
-                if outcome.output.is_none() {
-                    continue;
-                }
-                let files = dir.path().join(checked.to_string());
-                std::fs::create_dir_all(&files).expect("a directory for the files");
-                for document in &outcome.documents {
-                    std::fs::write(files.join(&document.name), &document.text).expect("writable");
-                }
-                let ns = bed.namespace(&checked.to_string());
-                let keep = format!("PORTC_IPTABLES_DIR={}", files.join("keep").display());
-                let state = format!("PORTC_APPLY_STATE={}", files.join("state").display());
-                let prefix = files.join(&role).display().to_string();
-                in_ns(&ns, &["env", &keep, &state, "sh", script, "load", &prefix], "")
-                    .unwrap_or_else(|e| panic!("{example} --role {role}: iptables-apply.sh load failed:\n{e}"));
-                let save = |tool: &[&str]| in_ns(&ns, tool, "").unwrap_or_else(|e| panic!("{tool:?}: {e}"));
-                let (v4, v6, sets) = (save(&["iptables-save"]), save(&["ip6tables-save"]), save(&["ipset", "save"]));
-                let addresses = host_addresses(program, &role);
-                let addresses: Vec<&str> = addresses.iter().map(String::as_str).collect();
-                let sources = [Source::Iptables(&v4), Source::Ip6tables(&v6), Source::Ipset(&sets)];
-                let report = verify(&example, &role, &addresses, egress, &sources);
-                let mode = if egress { " --egress" } else { "" };
-                assert_eq!(report.status, Status::Conforms, "{example} --role {role}{mode}:\n{}", report.human());
-                checked += 1;
-            }
+    let mut built = 0;
+    every_host_conforms(Target::Iptables, |role, outcome| {
+        built += 1;
+        let files = dir.path().join(built.to_string());
+        std::fs::create_dir_all(&files).expect("a directory for the files");
+        for document in &outcome.documents {
+            std::fs::write(files.join(&document.name), &document.text).expect("writable");
         }
-    }
-    assert!(checked >= 15, "too few rulesets verified ({checked})");
+        let ns = bed.namespace(&built.to_string());
+        let keep = format!("PORTC_IPTABLES_DIR={}", files.join("keep").display());
+        let state = format!("PORTC_APPLY_STATE={}", files.join("state").display());
+        let prefix = files.join(role).display().to_string();
+        in_ns(&ns, &["env", &keep, &state, "sh", script, "load", &prefix], "")
+            .unwrap_or_else(|e| panic!("--role {role}: iptables-apply.sh load failed:\n{e}"));
+        let save = |tool: &[&str]| in_ns(&ns, tool, "").unwrap_or_else(|e| panic!("{tool:?}: {e}"));
+        vec![
+            (Kind::Iptables, save(&["iptables-save"])),
+            (Kind::Ip6tables, save(&["ip6tables-save"])),
+            (Kind::Ipset, save(&["ipset", "save"])),
+        ]
+    });
 }
 
 /// portc's ruleset for the db host of `site.ports`: sampled declared and undeclared packets get
