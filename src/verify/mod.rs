@@ -97,7 +97,8 @@ impl Unreadable {
                 text,
                 "nft -j list ruleset",
                 "verify reads the JSON that `nft -j list ruleset` prints (mind the `-j`): \
-                 `nft -j list ruleset > ruleset.json`, then `--nft ruleset.json`",
+                 `nft -j list ruleset > ruleset.json`, then `--nft ruleset.json`; `iptables-save` output \
+                 goes to `--iptables`",
             ),
             Source::Iptables(text) => (
                 text,

@@ -47,6 +47,8 @@ struct RuleObject {
     chain: String,
     handle: Option<u64>,
     expr: Vec<Value>,
+    /// Shown with the rule, as `nft list ruleset` shows it: often what says who wrote it and why.
+    comment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +289,9 @@ fn convert(rule: &RuleObject, context: &Context) -> Rule {
         }
     }
     let at = format!("{} {} {}, handle {}", context.table.0, rule.table, rule.chain, rule.handle.unwrap_or(0));
+    if let Some(comment) = &rule.comment {
+        texts.push(format!("comment {comment:?}"));
+    }
     Rule { at, text: texts.join(" "), stmts }
 }
 
