@@ -35,32 +35,34 @@ impl Outcome {
         for end in certain {
             out.add(end.part.cube, end.fate, Vec::new());
         }
+        let copies = Copy::grouped(&forked);
         // Where copies disagree: for an accepted copy, the dropped and unknown ones it overlaps;
         // for a dropped copy, the accepted and unknown ones. Indexed, as copies can be many.
-        let all_but = |kind: fn(&Fate) -> bool| {
-            RuleIndex::new(&forked.iter().map(|e| (!kind(&e.fate)).then_some(e.part.cube)).collect::<Vec<_>>())
-        };
-        let not_accepted = all_but(|f| matches!(f, Fate::Accept(_)));
-        let not_dropped = all_but(|f| matches!(f, Fate::Drop(_)));
-        for end in &forked {
-            let index = match end.fate {
-                Fate::Unknown(_) => {
-                    out.add(end.part.cube, end.fate.clone(), end.part.forks.clone());
+        let all_but =
+            |kind: Kind| RuleIndex::new(&copies.iter().map(|c| (c.kind != kind).then_some(c.cube)).collect::<Vec<_>>());
+        let not_accepted = all_but(Kind::Accepted);
+        let not_dropped = all_but(Kind::Dropped);
+        for copy in &copies {
+            let (index, list) = match copy.kind {
+                Kind::Unknown => {
+                    let mut why = copy.sites.clone();
+                    why.extend(copy.forks.iter().copied());
+                    out.unknown.push((copy.cube, why));
                     continue;
                 }
-                Fate::Accept(_) => &not_accepted,
-                Fate::Drop(_) => &not_dropped,
+                Kind::Accepted => (&not_accepted, &mut out.accepted),
+                Kind::Dropped => (&not_dropped, &mut out.dropped),
             };
-            let disagree: Vec<&End> =
-                index.overlapping(&end.part.cube).into_iter().filter_map(|j| forked.get(j)).collect();
-            let against: Vec<Cube> = disagree.iter().map(|e| e.part.cube).collect();
-            for cube in space::subtract(&[end.part.cube], &against) {
-                out.add(cube, end.fate.clone(), Vec::new());
+            let disagree: Vec<&Copy> =
+                index.overlapping(&copy.cube).into_iter().filter_map(|j| copies.get(j)).collect();
+            let against: Vec<Cube> = disagree.iter().map(|c| c.cube).collect();
+            for cube in space::subtract(&[copy.cube], &against) {
+                list.push((cube, copy.sites.clone()));
             }
             for other in disagree {
-                if let Some(both) = end.part.cube.intersect(&other.part.cube) {
-                    let mut why = end.part.forks.clone();
-                    why.extend(other.part.forks.iter().copied());
+                if let Some(both) = copy.cube.intersect(&other.cube) {
+                    let mut why = copy.forks.clone();
+                    why.extend(other.forks.iter().copied());
                     why.sort_unstable();
                     why.dedup();
                     out.unknown.push((both, why));
@@ -97,6 +99,56 @@ impl Outcome {
             Some((_, sites)) => Verdict::Dropped(sites.clone()),
             None => Verdict::Outside,
         }
+    }
+}
+
+/// What happened to forked copies of packets, by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Accepted,
+    Dropped,
+    Unknown,
+}
+
+/// Forked copies with one box and one kind of fate, as one: a chain of undecidable matches sends
+/// up to 2^`MAX_FORKS` copies of the same packets on, most of them with equal boxes, and comparing
+/// each pair of them would cost the square of that. Their sites and forks are united, as `merged`
+/// unites those of equal boxes in the end.
+struct Copy {
+    cube: Cube,
+    kind: Kind,
+    /// The sites of the fate: those that let the packets through, dropped them, or cannot tell.
+    sites: Vec<Site>,
+    forks: Vec<Site>,
+}
+
+impl Copy {
+    /// In the order of each group's first copy, so that boxes are cut as they were met.
+    fn grouped(ends: &[End]) -> Vec<Copy> {
+        let mut groups: Vec<Copy> = Vec::new();
+        let mut places: std::collections::HashMap<(Cube, Kind), usize> = std::collections::HashMap::new();
+        for end in ends {
+            let (kind, sites) = match &end.fate {
+                Fate::Accept(sites) => (Kind::Accepted, sites.clone()),
+                Fate::Drop(site) => (Kind::Dropped, vec![*site]),
+                Fate::Unknown(site) => (Kind::Unknown, vec![*site]),
+            };
+            let place = *places.entry((end.part.cube, kind)).or_insert_with(|| {
+                groups.push(Copy { cube: end.part.cube, kind, sites: Vec::new(), forks: Vec::new() });
+                groups.len() - 1
+            });
+            if let Some(group) = groups.get_mut(place) {
+                group.sites.extend(sites);
+                group.forks.extend(end.part.forks.iter().copied());
+            }
+        }
+        for group in &mut groups {
+            group.sites.sort_unstable();
+            group.sites.dedup();
+            group.forks.sort_unstable();
+            group.forks.dedup();
+        }
+        groups
     }
 }
 
