@@ -122,6 +122,7 @@ fn side_map(program: &Program, flag_names: &[String], option_names: &[String], u
             let choices = def
                 .choices
                 .iter()
+                // The unified option holds the choices of both sides, this one's among them.
                 .map(|c| id(all.iter().position(|u| u == c).expect("invariant: every choice is unified")))
                 .collect();
             (OptionId(id(index)), choices)

@@ -28,6 +28,7 @@ fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>, want: Rule) -> Pai
 
 fn only_child(pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
     let rule = pair.as_rule();
+    // Called only on rules that are one choice of alternatives, never empty (module doc).
     pair.into_inner().next().unwrap_or_else(|| panic!("grammar: {rule:?} has no child"))
 }
 
@@ -112,6 +113,7 @@ impl Builder {
                 Item::Set(SetStmt { name, value, span })
             }
             Rule::bind_stmt => self.bind_stmt(inner, span),
+            // `statement` in ports.pest lists exactly the rules matched above.
             other => unreachable!("grammar: {other:?} is not a statement"),
         };
         // A bad part (a port, an address, a spec) is left out of the item and reported; the rest
@@ -123,6 +125,7 @@ impl Builder {
 
     fn use_decl(&mut self, pair: Pair<'_, Rule>, span: Span) -> Item {
         let mut p = pair.into_inner();
+        // `use_decl = { "use" ~ (string | dotted_name) ~ ... }`: the target is not optional.
         let target = p.next().expect("grammar: use target");
         let target = match target.as_rule() {
             Rule::string => UseTarget::File(self.text(target)),
@@ -272,6 +275,7 @@ impl Builder {
     fn bind_stmt(&mut self, pair: Pair<'_, Rule>, span: Span) -> Item {
         let mut p = pair.into_inner();
         let name = self.path(next(&mut p, Rule::qualified_name));
+        // `bind_stmt` requires a target after the name and `=`.
         let target = p.next().expect("grammar: bind target");
         let target = match target.as_rule() {
             Rule::selector => BindTarget::Selector(self.selector(target)),
@@ -338,6 +342,7 @@ impl Builder {
         let from = self.endpoints(next(&mut p, Rule::endpoints));
         next(&mut p, Rule::arrow);
         let to = self.endpoints(next(&mut p, Rule::endpoints));
+        // `flow = { endpoints ~ arrow ~ endpoints ~ (inline_body | block_body) }`.
         let body = p.next().expect("grammar: flow body");
         let block = body.as_rule() == Rule::block_body;
         let body_span = self.span(&body);
@@ -613,6 +618,7 @@ impl Builder {
                 _ => atom = Some(self.atom(part)),
             }
         }
+        // `unary = { not_op* ~ atom }`: exactly one child is not a `not_op`.
         let atom = atom.expect("grammar: unary has an atom");
         // `!!x` is `x`: fold the chain so a long run of `!` cannot build a deep tree.
         if negations % 2 == 1 { Expr::Not(Box::new(atom), span) } else { atom }
@@ -628,6 +634,7 @@ impl Builder {
                 let mut p = inner.into_inner();
                 let left = self.path(next(&mut p, Rule::qualified_name));
                 let equal = next(&mut p, Rule::cmp_op).as_str() == "==";
+                // `comparison = { qualified_name ~ cmp_op ~ (bool_lit | qualified_name) }`.
                 let right = p.next().expect("grammar: comparison right side");
                 let right = match right.as_rule() {
                     Rule::bool_lit => CompareValue::Bool(self.bool(right)),
