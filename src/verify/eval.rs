@@ -296,11 +296,12 @@ impl Walk<'_> {
                 continue;
             }
             let site = self.site(number);
+            let run_end = if self.context.whole_runs { boxed(stmts, number) } else { number };
             match stmt {
-                Stmt::Test(_) if self.context.whole_runs && boxed(stmts, number) > number + 1 => {
+                Stmt::Test(_) if run_end > number + 1 => {
                     // A run of tests that each match one box matches their intersection, and
                     // what it does not match is cut from each part in one go.
-                    skip_to = boxed(stmts, number);
+                    skip_to = run_end;
                     let within =
                         stmts.get(number..skip_to).unwrap_or_default().iter().try_fold(Cube::all(), |acc, s| {
                             acc.intersect(&match s {

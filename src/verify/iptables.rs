@@ -184,14 +184,12 @@ struct Context<'a> {
 /// The address given to `-s`/`-d` that belongs to the other family, if one does: the text of
 /// the other tool's `-save`.
 fn other_family(words: &[String], family: u128) -> Option<String> {
+    let other = if family == V4 { super::space::V6 } else { V4 };
     let options = words.iter().zip(words.iter().skip(1));
     options
         .filter(|(option, _)| matches!(option.as_str(), "-s" | "--source" | "-d" | "--destination"))
         .flat_map(|(_, value)| value.split(','))
-        .find(|item| {
-            let address = item.split(['/', '-']).next().unwrap_or_default();
-            address.parse::<std::net::IpAddr>().is_ok_and(|a| super::space::address(a).0 != family)
-        })
+        .find(|item| address_interval(item, other).is_some())
         .map(str::to_string)
 }
 

@@ -35,7 +35,7 @@ impl Outcome {
         for end in certain {
             out.add(end.part.cube, end.fate, Vec::new());
         }
-        let copies = Copy::grouped(&forked);
+        let copies = Copies::grouped(&forked);
         // Where copies disagree: for an accepted copy, the dropped and unknown ones it overlaps;
         // for a dropped copy, the accepted and unknown ones. Indexed, as copies can be many.
         let all_but =
@@ -53,7 +53,7 @@ impl Outcome {
                 Kind::Accepted => (&not_accepted, &mut out.accepted),
                 Kind::Dropped => (&not_dropped, &mut out.dropped),
             };
-            let disagree: Vec<&Copy> =
+            let disagree: Vec<&Copies> =
                 index.overlapping(&copy.cube).into_iter().filter_map(|j| copies.get(j)).collect();
             let against: Vec<Cube> = disagree.iter().map(|c| c.cube).collect();
             for cube in space::subtract(&[copy.cube], &against) {
@@ -114,7 +114,7 @@ enum Kind {
 /// up to 2^`MAX_FORKS` copies of the same packets on, most of them with equal boxes, and comparing
 /// each pair of them would cost the square of that. Their sites and forks are united, as `merged`
 /// unites those of equal boxes in the end.
-struct Copy {
+struct Copies {
     cube: Cube,
     kind: Kind,
     /// The sites of the fate: those that let the packets through, dropped them, or cannot tell.
@@ -122,10 +122,10 @@ struct Copy {
     forks: Vec<Site>,
 }
 
-impl Copy {
+impl Copies {
     /// In the order of each group's first copy, so that boxes are cut as they were met.
-    fn grouped(ends: &[End]) -> Vec<Copy> {
-        let mut groups: Vec<Copy> = Vec::new();
+    fn grouped(ends: &[End]) -> Vec<Copies> {
+        let mut groups: Vec<Copies> = Vec::new();
         let mut places: std::collections::HashMap<(Cube, Kind), usize> = std::collections::HashMap::new();
         for end in ends {
             let (kind, sites) = match &end.fate {
@@ -134,7 +134,7 @@ impl Copy {
                 Fate::Unknown(site) => (Kind::Unknown, vec![*site]),
             };
             let place = *places.entry((end.part.cube, kind)).or_insert_with(|| {
-                groups.push(Copy { cube: end.part.cube, kind, sites: Vec::new(), forks: Vec::new() });
+                groups.push(Copies { cube: end.part.cube, kind, sites: Vec::new(), forks: Vec::new() });
                 groups.len() - 1
             });
             if let Some(group) = groups.get_mut(place) {
