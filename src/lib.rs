@@ -79,22 +79,51 @@ pub fn compile_keeping(
     loader: &dyn SourceLoader,
     options: &Options,
 ) -> Result<(Outcome, Option<check::Checked>), RootError> {
+    let mut memory = lower::Memory::default();
+    let (mut outcome, checked, written) = compile_writing(root, loader, options, &mut memory)?;
+    if written {
+        let documents = memory.into_documents();
+        outcome.output = Some(documents.iter().map(|d| d.text.as_str()).collect());
+        outcome.documents = documents;
+    }
+    Ok((outcome, checked))
+}
+
+/// `compile_keeping` with the target writing into `sink` as it makes its output, so the output
+/// need not be held in memory whole (the outcome has none). The sink holds a whole output only
+/// when the outcome has no error.
+pub fn compile_into(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    options: &Options,
+    sink: &mut dyn lower::Sink,
+) -> Result<(Outcome, Option<check::Checked>), RootError> {
+    compile_writing(root, loader, options, sink).map(|(outcome, checked, _)| (outcome, checked))
+}
+
+/// `compile_into`, also telling whether the target wrote its output.
+fn compile_writing(
+    root: &Root,
+    loader: &dyn SourceLoader,
+    options: &Options,
+    sink: &mut dyn lower::Sink,
+) -> Result<(Outcome, Option<check::Checked>, bool), RootError> {
     if let Some(target) = options.target.filter(|t| t.per_host() && options.roles.is_empty()) {
         return Err(RootError(format!("the {} target builds one host's output: name its role(s)", target.name())));
     }
     let (mut outcome, checked) = check_program(root, loader, &options.settings)?;
+    let mut written = false;
     if let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) {
-        match lower_checked(checked, target, options)? {
-            Ok((documents, mut found)) => {
-                outcome.output = Some(documents.iter().map(|d| d.text.as_str()).collect());
-                outcome.documents = documents;
+        match write_checked(checked, target, options, sink)? {
+            Ok(mut found) => {
+                written = true;
                 outcome.diagnostics.append(&mut found);
             }
             Err(mut found) => outcome.diagnostics.append(&mut found),
         }
         diag::sort(&mut outcome.diagnostics);
     }
-    Ok((outcome, checked))
+    Ok((outcome, checked, written))
 }
 
 /// `check` for a target: the checks, then everything a build for the target would refuse or warn
@@ -111,8 +140,9 @@ pub fn check_for_target(root: &Root, loader: &dyn SourceLoader, options: &Option
     };
     for roles in builds {
         let options = Options { roles, ..options.clone() };
-        let mut found = match lower_checked(checked, target, &options)? {
-            Ok((_, warnings)) => warnings,
+        // Written to nowhere: only the diagnostics count here.
+        let mut found = match write_checked(checked, target, &options, &mut lower::Discard::default())? {
+            Ok(warnings) => warnings,
             Err(errors) => errors,
         };
         found.retain(|d| !outcome.diagnostics.contains(d));
@@ -155,6 +185,32 @@ pub fn host_roles(checked: &check::Checked) -> Vec<String> {
 /// Lowers a checked program for a target: `Err` when the request itself is wrong (an unknown
 /// role, nothing to build for the target), else the target's own result.
 fn lower_checked(checked: &check::Checked, target: Target, options: &Options) -> Result<lower::Lowered, RootError> {
+    let (lowerer, target_options) = lowerer_for(checked, target, options)?;
+    Ok(lowerer.lower(checked, &target_options))
+}
+
+/// `lower_checked` into a sink: `Ok` carries the target's warnings once its output is in the
+/// sink, `Err` its errors; a sink that cannot be written is an `Err` of its own.
+fn write_checked(
+    checked: &check::Checked,
+    target: Target,
+    options: &Options,
+    sink: &mut dyn lower::Sink,
+) -> Result<Result<Vec<Diagnostic>, Vec<Diagnostic>>, RootError> {
+    let (lowerer, target_options) = lowerer_for(checked, target, options)?;
+    match lowerer.write(checked, &target_options, sink) {
+        Ok(warnings) => Ok(Ok(warnings)),
+        Err(lower::Failed::Errors(errors)) => Ok(Err(errors)),
+        Err(lower::Failed::Io(error)) => Err(RootError(error.to_string())),
+    }
+}
+
+/// The target's lowerer and options for a build: `Err` when the request itself is wrong.
+fn lowerer_for(
+    checked: &check::Checked,
+    target: Target,
+    options: &Options,
+) -> Result<(Box<dyn lower::Lower>, lower::TargetOptions), RootError> {
     let program = &checked.graph().program;
     let mut roles = Vec::new();
     for name in &options.roles {
@@ -174,7 +230,7 @@ fn lower_checked(checked: &check::Checked, target: Target, options: &Options) ->
         allow_lockout: options.allow_lockout,
         allow_lossy: options.allow_lossy,
     };
-    Ok(lowerer.lower(checked, &target_options))
+    Ok((lowerer, target_options))
 }
 
 /// A per-host target built for one host role, from a program compiled once for all of them.

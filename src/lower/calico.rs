@@ -204,12 +204,10 @@ impl Lower for Calico {
         let mut warnings = std::mem::take(&mut plan.warnings);
         warnings.extend(failsafe_lints(policy, &plan, options.egress));
         let cluster = ClusterSources::find(&plan);
-        let names = kubernetes::resource_names(&plan);
         let mut documents = Vec::new();
         let mut nodeport_roles = Vec::new();
-        for subject in plan.subjects() {
-            let (Some(rules), Some(name)) = (plan.rules.get(&subject), names.get(&subject)) else { continue };
-            let Some(selector) = plan.node(subject).and_then(|n| n.selector.as_ref()) else { continue };
+        for policy in plan.policies() {
+            let (subject, rules, selector, name) = (policy.id, &policy.rules, policy.selector, &policy.name);
             let role = plan.name(subject).to_string();
             let mut comments = kubernetes::comment_lines(
                 "Node-local flows need no rule (they never cross a host endpoint):",
@@ -219,7 +217,7 @@ impl Lower for Calico {
                 "Left out with --allow-lossy (this traffic stays blocked):",
                 &rules.left_out,
             ));
-            let main = main_policy(&plan, subject, selector, name, options.egress);
+            let main = main_policy(&plan, &policy, options.egress);
             documents.push(document(
                 &plan,
                 &format!("GlobalNetworkPolicy for the nodes of role {role}"),
@@ -268,21 +266,18 @@ fn metadata(name: String, annotations: BTreeMap<String, String>) -> Metadata {
     }
 }
 
-fn main_policy(plan: &Plan, subject: NodeId, selector: &Selector, name: &str, egress: bool) -> GlobalNetworkPolicy {
+fn main_policy(plan: &Plan, policy: &kubernetes::Policy, egress: bool) -> GlobalNetworkPolicy {
+    let (subject, rules, selector, name) = (policy.id, &policy.rules, policy.selector, policy.name.as_str());
     let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
     let mut egress_rules = Vec::new();
-    if let Some(rules) = plan.rules.get(&subject) {
-        for (peer, allowed) in plan.by_name(&rules.ingress) {
-            annotations
-                .insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
-            ingress.extend(rules_for(plan, peer, allowed, true, Action::Allow));
-        }
-        for (peer, allowed) in plan.by_name(&rules.egress) {
-            annotations
-                .insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
-            egress_rules.extend(rules_for(plan, peer, allowed, false, Action::Allow));
-        }
+    for (peer, allowed) in plan.by_name(&rules.ingress) {
+        annotations.insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
+        ingress.extend(rules_for(plan, peer, allowed, true, Action::Allow));
+    }
+    for (peer, allowed) in plan.by_name(&rules.egress) {
+        annotations.insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
+        egress_rules.extend(rules_for(plan, peer, allowed, false, Action::Allow));
     }
     if !egress {
         // A host endpoint denies both directions once it exists: without --egress, say so and
@@ -577,12 +572,12 @@ fn failsafe_lints(policy: &Checked, plan: &Plan, egress: bool) -> Vec<Diagnostic
             .collect()
     };
     for edge in graph.edges.iter().filter(|e| e.residual == Cond::Const(true) && !e.local) {
-        if plan.rules.contains_key(&edge.to) && !everywhere(edge.from) {
+        if plan.is_subject(edge.to) && !everywhere(edge.from) {
             for (protocol, port) in on(edge, FAILSAFE_INBOUND) {
                 hits.entry(edge.to).or_default().entry((true, protocol, port)).or_default().insert(edge.flow);
             }
         }
-        if egress && plan.rules.contains_key(&edge.from) && !everywhere(edge.to) {
+        if egress && plan.is_subject(edge.from) && !everywhere(edge.to) {
             for (protocol, port) in on(edge, FAILSAFE_OUTBOUND) {
                 hits.entry(edge.from).or_default().entry((false, protocol, port)).or_default().insert(edge.flow);
             }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::kubernetes::{self, Dialect, Peer, Plan, annotation_key};
-use super::{Allowed, Document, Lower, Lowered, TargetOptions};
+use super::{Allowed, Failed, Lower, Lowered, Sink, TargetOptions, Written};
 use crate::ast::SelectorKind;
 use crate::check::Checked;
 use crate::diag::{Code, Diagnostic};
@@ -189,18 +189,22 @@ impl Lower for Cilium {
     }
 
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
-        let mut plan = kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy)?;
+        super::lowered_by_writing(self, policy, options)
+    }
+
+    /// Writes each node role's policy as soon as it is made.
+    fn write(&self, policy: &Checked, options: &TargetOptions, sink: &mut dyn Sink) -> Written {
+        let mut plan =
+            kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy).map_err(Failed::Errors)?;
         let ignored = ignored_labels(&plan);
         if !ignored.is_empty() {
-            return Err(ignored);
+            return Err(Failed::Errors(ignored));
         }
         let mut warnings = std::mem::take(&mut plan.warnings);
-        warnings.extend(cidr_lints(&plan));
-        let names = kubernetes::resource_names(&plan);
-        let mut documents = Vec::new();
-        for subject in plan.subjects() {
-            let (Some(rules), Some(name)) = (plan.rules.get(&subject), names.get(&subject)) else { continue };
-            let Some(selector) = plan.node(subject).and_then(|n| n.selector.as_ref()) else { continue };
+        let mut cidr_peers = CidrPeers::default();
+        for policy in plan.policies() {
+            let (subject, rules, name) = (policy.id, &policy.rules, &policy.name);
+            cidr_peers.add(&plan, subject, rules);
             let mut comments = kubernetes::comment_lines(
                 "Node-local flows need no rule (they never pass the host firewall's devices):",
                 &rules.local,
@@ -209,61 +213,56 @@ impl Lower for Cilium {
                 "Left out with --allow-lossy (this traffic stays blocked):",
                 &rules.left_out,
             ));
-            let policy = host_policy(&plan, subject, selector, name, options.egress);
+            let policy = host_policy(&plan, &policy, options.egress);
             let yaml = serde_saphyr::to_string(&policy)
                 // Typed structs of strings, numbers and string-keyed maps: nothing the serializer can refuse.
                 .expect("invariant: a CiliumClusterwideNetworkPolicy serialises to YAML");
-            let mut text = String::from("---\n");
-            text.push_str(&kubernetes::header(
-                &plan,
-                &format!("CiliumClusterwideNetworkPolicy for the nodes of role {}", plan.name(subject)),
-                "Apply with: kubectl apply -f FILE (needs Cilium's host firewall, hostFirewall.enabled=true)",
-            ));
-            text.push_str(&comments);
-            text.push_str(&yaml);
-            documents.push(Document { name: format!("{name}.yaml"), text });
+            let out = sink.document(&format!("{name}.yaml"))?;
+            out.write_all(b"---\n")?;
+            out.write_all(
+                kubernetes::header(
+                    &plan,
+                    &format!("CiliumClusterwideNetworkPolicy for the nodes of role {}", plan.name(subject)),
+                    "Apply with: kubectl apply -f FILE (needs Cilium's host firewall, hostFirewall.enabled=true)",
+                )
+                .as_bytes(),
+            )?;
+            out.write_all(comments.as_bytes())?;
+            out.write_all(yaml.as_bytes())?;
         }
-        Ok((documents, warnings))
+        warnings.extend(cidr_peers.lints(&plan));
+        Ok(warnings)
     }
 }
 
-fn host_policy(
-    plan: &Plan,
-    subject: NodeId,
-    selector: &Selector,
-    name: &str,
-    egress: bool,
-) -> CiliumClusterwideNetworkPolicy {
+fn host_policy(plan: &Plan, policy: &kubernetes::Policy, egress: bool) -> CiliumClusterwideNetworkPolicy {
+    let (subject, rules, selector, name) = (policy.id, &policy.rules, policy.selector, policy.name.as_str());
     let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
     let mut egress_rules = Vec::new();
-    if let Some(rules) = plan.rules.get(&subject) {
-        for (peer, allowed) in plan.by_name(&rules.ingress) {
-            annotations
-                .insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
-            let who = who(plan, peer);
-            ingress.extend(matches(allowed).into_iter().map(|(to_ports, icmps)| IngressRule {
-                from_nodes: who.nodes.clone(),
-                from_endpoints: who.endpoints.clone(),
-                from_entities: who.entities.clone(),
-                from_cidr_set: who.cidrs.clone(),
-                to_ports,
-                icmps,
-            }));
-        }
-        for (peer, allowed) in plan.by_name(&rules.egress) {
-            annotations
-                .insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
-            let who = who(plan, peer);
-            egress_rules.extend(matches(allowed).into_iter().map(|(to_ports, icmps)| EgressRule {
-                to_nodes: who.nodes.clone(),
-                to_endpoints: who.endpoints.clone(),
-                to_entities: who.entities.clone(),
-                to_cidr_set: who.cidrs.clone(),
-                to_ports,
-                icmps,
-            }));
-        }
+    for (peer, allowed) in plan.by_name(&rules.ingress) {
+        annotations.insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
+        let who = who(plan, peer);
+        ingress.extend(matches(allowed).into_iter().map(|(to_ports, icmps)| IngressRule {
+            from_nodes: who.nodes.clone(),
+            from_endpoints: who.endpoints.clone(),
+            from_entities: who.entities.clone(),
+            from_cidr_set: who.cidrs.clone(),
+            to_ports,
+            icmps,
+        }));
+    }
+    for (peer, allowed) in plan.by_name(&rules.egress) {
+        annotations.insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
+        let who = who(plan, peer);
+        egress_rules.extend(matches(allowed).into_iter().map(|(to_ports, icmps)| EgressRule {
+            to_nodes: who.nodes.clone(),
+            to_endpoints: who.endpoints.clone(),
+            to_entities: who.entities.clone(),
+            to_cidr_set: who.cidrs.clone(),
+            to_ports,
+            icmps,
+        }));
     }
     let prefix = kubernetes::ANNOTATION;
     if ingress.is_empty() {
@@ -473,47 +472,54 @@ fn ignored_labels(plan: &Plan) -> Vec<Diagnostic> {
     out
 }
 
-/// W0322 for each CIDR peer that covers the addresses of the cluster's own nodes or pods: Cilium
-/// gives those their own identities and matches only traffic from outside the cluster by CIDR.
-fn cidr_lints(plan: &Plan) -> Vec<Diagnostic> {
-    let pods = super::host::Networks::find(plan.program).pods;
-    // (name, addresses) of what Cilium knows by identity
-    let mut known: Vec<(String, &[ipnet::IpNet])> = Vec::new();
-    for (index, node) in plan.program.nodes.iter().enumerate() {
-        let id = NodeId(crate::hir::next_id(index));
-        let is_node = node.selector.as_ref().is_some_and(|s| s.kind == SelectorKind::Nodes);
-        if (is_node || pods == Some(id)) && !node.addresses.is_empty() {
-            known.push((plan.name(id).to_string(), &node.addresses));
-        }
-    }
-    let mut peers: BTreeMap<NodeId, BTreeSet<(NodeId, bool)>> = BTreeMap::new();
-    for (subject, rules) in &plan.rules {
+/// The CIDR peers of the policies written so far, for W0322: peer -> (subject, ingress).
+#[derive(Default)]
+struct CidrPeers(BTreeMap<NodeId, BTreeSet<(NodeId, bool)>>);
+
+impl CidrPeers {
+    fn add(&mut self, plan: &Plan, subject: NodeId, rules: &kubernetes::Rules) {
         for (ingress, side) in [(true, &rules.ingress), (false, &rules.egress)] {
-            for peer in side.keys() {
-                peers.entry(*peer).or_default().insert((*subject, ingress));
+            for peer in side.keys().filter(|p| matches!(plan.peer(**p, &DIALECT), Some(Peer::Addresses(_)))) {
+                self.0.entry(*peer).or_default().insert((subject, ingress));
             }
         }
     }
-    let mut out = Vec::new();
-    for (peer, uses) in peers {
-        if pods == Some(peer) {
-            continue;
+
+    /// W0322 for each CIDR peer that covers the addresses of the cluster's own nodes or pods:
+    /// Cilium gives those their own identities and matches only traffic from outside the cluster
+    /// by CIDR.
+    fn lints(self, plan: &Plan) -> Vec<Diagnostic> {
+        let pods = super::host::Networks::find(plan.program).pods;
+        // (name, addresses) of what Cilium knows by identity
+        let mut known: Vec<(String, &[ipnet::IpNet])> = Vec::new();
+        for (index, node) in plan.program.nodes.iter().enumerate() {
+            let id = NodeId(crate::hir::next_id(index));
+            let is_node = node.selector.as_ref().is_some_and(|s| s.kind == SelectorKind::Nodes);
+            if (is_node || pods == Some(id)) && !node.addresses.is_empty() {
+                known.push((plan.name(id).to_string(), &node.addresses));
+            }
         }
-        let Some(Peer::Addresses(addresses)) = plan.peer(peer, &DIALECT) else { continue };
-        if everywhere(addresses) {
-            continue;
-        }
-        let covered: Vec<&str> = known
-            .iter()
-            .filter(|(_, theirs)| addresses.iter().any(|a| theirs.iter().any(|t| a.contains(t) || t.contains(a))))
-            .map(|(name, _)| name.as_str())
-            .collect();
-        let Some(node) = plan.node(peer) else { continue };
-        if covered.is_empty() {
-            continue;
-        }
-        let roles: BTreeSet<&str> = uses.iter().map(|(s, _)| plan.name(*s)).collect();
-        out.push(
+        let peers = self.0;
+        let mut out = Vec::new();
+        for (peer, uses) in peers {
+            if pods == Some(peer) {
+                continue;
+            }
+            let Some(Peer::Addresses(addresses)) = plan.peer(peer, &DIALECT) else { continue };
+            if everywhere(addresses) {
+                continue;
+            }
+            let covered: Vec<&str> = known
+                .iter()
+                .filter(|(_, theirs)| addresses.iter().any(|a| theirs.iter().any(|t| a.contains(t) || t.contains(a))))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let Some(node) = plan.node(peer) else { continue };
+            if covered.is_empty() {
+                continue;
+            }
+            let roles: BTreeSet<&str> = uses.iter().map(|(s, _)| plan.name(*s)).collect();
+            out.push(
             Diagnostic::new(
                 Code::CidrCoversCluster,
                 format!(
@@ -528,6 +534,7 @@ fn cidr_lints(plan: &Plan) -> Vec<Diagnostic> {
             .with_note("Cilium gives the cluster's nodes and pods identities of their own (remote-node, host, the pods' labels) and applies CIDR rules only to traffic from outside the cluster")
             .with_help("name the cluster's nodes by their role (`bind worker = nodes {...}`) and its pods by `pod_cidr`, or set Cilium's policy-cidr-match-mode to `nodes`"),
         );
+        }
+        out
     }
-    out
 }

@@ -58,17 +58,23 @@ pub(super) struct Rules {
     pub left_out: BTreeSet<String>,
 }
 
-/// Everything a Kubernetes target lowers: the selected roles and their rules.
+/// Everything a Kubernetes target lowers: the selected roles, and for each the edges that make its
+/// rules. `plan` checks every edge once for what the target cannot express; the rules of one role
+/// are made when its policy is written (`Plan::rules`), so a target holds one role's rules at a
+/// time and its memory stays flat in the number of roles.
 pub(super) struct Plan<'a> {
     pub program: &'a Program,
     pub names: Vec<String>,
-    /// Selected role -> its rules, in name order of the roles.
-    pub rules: BTreeMap<NodeId, Rules>,
+    dialect: &'a Dialect,
+    egress: bool,
+    /// Selected role -> the built, decided edges it receives (or with `egress` sends), in the
+    /// graph's order.
+    edges: BTreeMap<NodeId, Vec<&'a Edge>>,
     pub warnings: Vec<Diagnostic>,
 }
 
-impl Plan<'_> {
-    pub fn node(&self, id: NodeId) -> Option<&Node> {
+impl<'a> Plan<'a> {
+    pub fn node(&self, id: NodeId) -> Option<&'a Node> {
         self.program.nodes.get(id.index())
     }
 
@@ -76,8 +82,9 @@ impl Plan<'_> {
         node_name(&self.names, id)
     }
 
-    /// How a peer is named; `plan` only keeps peers this succeeds for.
-    pub fn peer(&self, id: NodeId, dialect: &Dialect) -> Option<Peer<'_>> {
+    /// How a peer is named; only peers this succeeds for (or that the dialect names otherwise)
+    /// get rules.
+    pub fn peer(&self, id: NodeId, dialect: &Dialect) -> Option<Peer<'a>> {
         let node = self.node(id)?;
         match &node.selector {
             Some(selector) if (dialect.selects)(selector.kind) => Some(Peer::Selector(selector)),
@@ -95,10 +102,122 @@ impl Plan<'_> {
 
     /// The selected roles in the order of their names.
     pub fn subjects(&self) -> Vec<NodeId> {
-        let mut ids: Vec<NodeId> = self.rules.keys().copied().collect();
+        let mut ids: Vec<NodeId> = self.edges.keys().copied().collect();
         ids.sort_by(|a, b| self.name(*a).cmp(self.name(*b)));
         ids
     }
+
+    /// Whether a role gets a policy of its own.
+    pub fn is_subject(&self, id: NodeId) -> bool {
+        self.edges.contains_key(&id)
+    }
+
+    /// What a selected role allows, per peer and direction, with the flows it leaves alone or
+    /// out; empty for a role that is not selected.
+    pub fn rules(&self, subject: NodeId) -> Rules {
+        let mut rules = Rules::default();
+        for edge in self.edges.get(&subject).map(Vec::as_slice).unwrap_or_default() {
+            for (peer, ingress) in
+                self.sides(edge).into_iter().filter(|(s, _, _)| *s == subject).map(|(_, p, i)| (p, i))
+            {
+                match self.fate(edge, peer, ingress) {
+                    Fate::Rule(provenance) => {
+                        let side = if ingress { &mut rules.ingress } else { &mut rules.egress };
+                        side.entry(peer).or_default().add(edge, provenance);
+                    }
+                    Fate::Local(text) => {
+                        rules.local.insert(text);
+                    }
+                    Fate::Gap { why, text, .. } => {
+                        rules.left_out.insert(format!("{text} ({why})"));
+                    }
+                }
+            }
+        }
+        for allowed in rules.ingress.values_mut().chain(rules.egress.values_mut()) {
+            allowed.merge_overlaps();
+        }
+        rules
+    }
+
+    /// The (subject, peer, ingress) sides of an edge that a policy of this plan filters.
+    fn sides(&self, edge: &Edge) -> Vec<(NodeId, NodeId, bool)> {
+        let mut sides = Vec::new();
+        if self.is_subject(edge.to) {
+            sides.push((edge.to, edge.from, true));
+        }
+        if self.egress && self.is_subject(edge.from) {
+            sides.push((edge.from, edge.to, false));
+        }
+        sides
+    }
+
+    /// What becomes of one side of an edge in its subject's policy.
+    fn fate(&self, edge: &Edge, peer: NodeId, ingress: bool) -> Fate {
+        let dialect = self.dialect;
+        let provenance = provenance(self.program, edge);
+        let text = edge_text(self, edge, &provenance);
+        if edge.local {
+            return match dialect.local_gap {
+                Some(why) => Fate::Gap {
+                    what: "node-local traffic".to_string(),
+                    why: why.to_string(),
+                    hint: String::new(),
+                    text,
+                },
+                None => Fate::Local(text),
+            };
+        }
+        if let Some(why) = (dialect.protocol_gap)(edge.protocol) {
+            return Fate::Gap {
+                what: edge.protocol.name().to_string(),
+                why: why.to_string(),
+                hint: dialect.protocol_alternative.to_string(),
+                text,
+            };
+        }
+        if self.peer(peer, dialect).is_none() && !(dialect.names_otherwise)(self.program, peer) {
+            return Fate::Gap {
+                what: format!("traffic {} `{}`", if ingress { "from" } else { "to" }, self.name(peer)),
+                why: unnamed_peer(self, peer, dialect),
+                hint: format!("; or bind `{}` to addresses", self.name(peer)),
+                text,
+            };
+        }
+        Fate::Rule(provenance)
+    }
+}
+
+/// One selected role's policy as a target writes it: the role, its resource name, its selector
+/// and its rules.
+pub(super) struct Policy<'a> {
+    pub id: NodeId,
+    pub name: String,
+    pub selector: &'a Selector,
+    pub rules: Rules,
+}
+
+impl<'a> Plan<'a> {
+    /// The selected roles' policies in the order of their names, each made when it is reached,
+    /// so a target holds one role's rules at a time.
+    pub fn policies(&self) -> impl Iterator<Item = Policy<'a>> + '_ {
+        let names = resource_names(self);
+        self.subjects().into_iter().filter_map(move |id| {
+            let name = names.get(&id)?.clone();
+            let selector = self.node(id)?.selector.as_ref()?;
+            Some(Policy { id, name, selector, rules: self.rules(id) })
+        })
+    }
+}
+
+/// What becomes of one side of an edge in a policy.
+enum Fate {
+    /// A rule for the peer, with the edge's provenance.
+    Rule(String),
+    /// Node-local traffic the target leaves alone, for a comment.
+    Local(String),
+    /// What the target cannot express: an error, or with `--allow-lossy` a warning and a comment.
+    Gap { what: String, why: String, hint: String, text: String },
 }
 
 /// The roles a target makes policies for: roles bound to a selector of the dialect's kind.
@@ -112,12 +231,11 @@ pub(super) fn subjects(program: &Program, kind: SelectorKind) -> Vec<NodeId> {
         .collect()
 }
 
-/// Sorts the built edges into rules per selected role and peer; reports what the dialect cannot
-/// express (an error, or with `allow_lossy` a warning and a comment) and selectors that are not
-/// valid Kubernetes labels.
+/// Sorts the built edges by selected role; reports what the dialect cannot express (an error, or
+/// with `allow_lossy` a warning and a comment) and selectors that are not valid Kubernetes labels.
 pub(super) fn plan<'a>(
     policy: &'a Checked,
-    dialect: &Dialect,
+    dialect: &'a Dialect,
     egress: bool,
     allow_lossy: bool,
 ) -> Result<Plan<'a>, Vec<Diagnostic>> {
@@ -125,10 +243,8 @@ pub(super) fn plan<'a>(
     let program = &graph.program;
     let names = program.node_names();
     let selected: BTreeSet<NodeId> = subjects(program, dialect.subject).into_iter().collect();
-    let mut plan = Plan { program, names, rules: BTreeMap::new(), warnings: Vec::new() };
-    for &id in &selected {
-        plan.rules.insert(id, Rules::default());
-    }
+    let edges = selected.iter().map(|id| (*id, Vec::new())).collect();
+    let mut plan = Plan { program, names, dialect, egress, edges, warnings: Vec::new() };
     let mut errors = Vec::new();
     let built: Vec<&Edge> = graph.edges.iter().filter(|e| e.built()).collect();
     let concerns = |e: &Edge| selected.contains(&e.to) || (egress && selected.contains(&e.from));
@@ -137,48 +253,19 @@ pub(super) fn plan<'a>(
         Lossy { dialect, allow: allow_lossy, seen: BTreeSet::new(), errors: Vec::new(), warnings: Vec::new() };
     let mut peers_used = BTreeSet::new();
     for edge in built.iter().filter(|e| e.residual == Cond::Const(true)) {
-        let mut sides = Vec::new();
-        if selected.contains(&edge.to) {
-            sides.push((edge.to, edge.from, true));
-        }
-        if egress && selected.contains(&edge.from) {
-            sides.push((edge.from, edge.to, false));
-        }
-        for (subject, peer, ingress) in sides {
-            let provenance = provenance(program, edge);
-            let text = edge_text(&plan, edge, &provenance);
-            if edge.local {
-                match dialect.local_gap {
-                    Some(why) => lossy.report(&mut plan, edge, subject, "node-local traffic", why, "", text),
-                    None => {
-                        if let Some(rules) = plan.rules.get_mut(&subject) {
-                            rules.local.insert(text);
-                        }
-                    }
+        for (subject, peer, ingress) in plan.sides(edge) {
+            match plan.fate(edge, peer, ingress) {
+                Fate::Rule(_) => {
+                    peers_used.insert(peer);
                 }
-                continue;
+                Fate::Local(_) => {}
+                Fate::Gap { what, why, hint, .. } => lossy.report(&plan, edge, subject, &what, &why, &hint),
             }
-            if let Some(why) = (dialect.protocol_gap)(edge.protocol) {
-                lossy.report(&mut plan, edge, subject, edge.protocol.name(), why, dialect.protocol_alternative, text);
-                continue;
+            if let Some(list) = plan.edges.get_mut(&subject)
+                && list.last().is_none_or(|last| !std::ptr::eq(*last, *edge))
+            {
+                list.push(edge);
             }
-            if plan.peer(peer, dialect).is_none() && !(dialect.names_otherwise)(program, peer) {
-                let why = unnamed_peer(&plan, peer, dialect);
-                let what = format!("traffic {} `{}`", if ingress { "from" } else { "to" }, plan.name(peer));
-                let hint = format!("; or bind `{}` to addresses", plan.name(peer));
-                lossy.report(&mut plan, edge, subject, &what, &why, &hint, text);
-                continue;
-            }
-            peers_used.insert(peer);
-            if let Some(rules) = plan.rules.get_mut(&subject) {
-                let side = if ingress { &mut rules.ingress } else { &mut rules.egress };
-                side.entry(peer).or_default().add(edge, provenance);
-            }
-        }
-    }
-    for rules in plan.rules.values_mut() {
-        for allowed in rules.ingress.values_mut().chain(rules.egress.values_mut()) {
-            allowed.merge_overlaps();
         }
     }
     peers_used.extend(selected.iter().copied());
@@ -231,20 +318,8 @@ struct Lossy<'d> {
 }
 
 impl Lossy<'_> {
-    #[allow(clippy::too_many_arguments)] // One call per kind of gap; a struct would only rename them.
-    fn report(
-        &mut self,
-        plan: &mut Plan,
-        edge: &Edge,
-        subject: NodeId,
-        what: &str,
-        why: &str,
-        hint: &str,
-        text: String,
-    ) {
-        if let Some(rules) = plan.rules.get_mut(&subject) {
-            rules.left_out.insert(format!("{text} ({why})"));
-        }
+    /// Reports a gap once per flow, subject and kind; `Plan::rules` names the flow in a comment.
+    fn report(&mut self, plan: &Plan, edge: &Edge, subject: NodeId, what: &str, why: &str, hint: &str) {
         if !self.seen.insert((edge.flow, subject, what.to_string())) {
             return;
         }
@@ -364,7 +439,7 @@ fn dns_subdomain(name: &str) -> Result<(), &'static str> {
 }
 
 /// Resource names for the selected roles, `portc-<role>`: valid DNS subdomains, unique, stable.
-pub(super) fn resource_names(plan: &Plan) -> BTreeMap<NodeId, String> {
+fn resource_names(plan: &Plan) -> BTreeMap<NodeId, String> {
     let mut taken = BTreeSet::new();
     let mut out = BTreeMap::new();
     for id in plan.subjects() {

@@ -166,6 +166,66 @@ impl Document {
 /// `Ok` carries the output and the target's warnings; `Err` the errors that prevent it.
 pub type Lowered = Result<(Vec<Document>, Vec<Diagnostic>), Vec<Diagnostic>>;
 
+/// Where a target writes its documents as it makes them: temporary files for the command line,
+/// which keep only what a build that succeeds wrote; memory for the library and the tests.
+pub trait Sink {
+    /// Starts the document `name` (see `Document::name`) and returns where its text goes; the
+    /// document started before it is complete.
+    fn document(&mut self, name: &str) -> std::io::Result<&mut dyn std::io::Write>;
+}
+
+/// A sink that keeps every document in memory.
+#[derive(Debug, Default)]
+pub struct Memory {
+    documents: Vec<(String, Vec<u8>)>,
+}
+
+impl Memory {
+    pub fn into_documents(self) -> Vec<Document> {
+        self.documents
+            .into_iter()
+            .map(|(name, text)| Document { name, text: String::from_utf8_lossy(&text).into_owned() })
+            .collect()
+    }
+}
+
+impl Sink for Memory {
+    fn document(&mut self, name: &str) -> std::io::Result<&mut dyn std::io::Write> {
+        self.documents.push((name.to_string(), Vec::new()));
+        let last = self.documents.last_mut().map(|(_, text)| text);
+        // The document was pushed on the line above.
+        Ok(last.expect("invariant: a document was just started"))
+    }
+}
+
+/// A sink that drops what is written: `check --target` wants the diagnostics alone.
+#[derive(Debug, Default)]
+pub struct Discard(std::io::Sink);
+
+impl Sink for Discard {
+    fn document(&mut self, _name: &str) -> std::io::Result<&mut dyn std::io::Write> {
+        Ok(&mut self.0)
+    }
+}
+
+/// Why a target wrote no output.
+#[derive(Debug)]
+pub enum Failed {
+    /// What the program asks for and the target cannot build.
+    Errors(Vec<Diagnostic>),
+    /// The sink refused the text (a full disk).
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(error: std::io::Error) -> Failed {
+        Failed::Io(error)
+    }
+}
+
+/// `Ok` carries the target's warnings, once every document is in the sink.
+pub type Written = Result<Vec<Diagnostic>, Failed>;
+
 /// A target: everything it cannot express is a diagnostic, never a silent drop.
 pub trait Lower {
     fn description(&self) -> &'static Description;
@@ -177,6 +237,28 @@ pub trait Lower {
     }
 
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered;
+
+    /// Lowers into `sink`. A target whose output grows with roles × peers writes each role's part
+    /// as soon as it is made, so memory holds one role's objects at a time; the others write
+    /// what `lower` made.
+    fn write(&self, policy: &Checked, options: &TargetOptions, sink: &mut dyn Sink) -> Written {
+        let (documents, warnings) = self.lower(policy, options).map_err(Failed::Errors)?;
+        for document in documents {
+            sink.document(&document.name)?.write_all(document.text.as_bytes())?;
+        }
+        Ok(warnings)
+    }
+}
+
+/// `Lower::lower` for a target that writes as it goes: its `write` into memory.
+fn lowered_by_writing(target: &dyn Lower, policy: &Checked, options: &TargetOptions) -> Lowered {
+    let mut memory = Memory::default();
+    match target.write(policy, options, &mut memory) {
+        Ok(warnings) => Ok((memory.into_documents(), warnings)),
+        Err(Failed::Errors(errors)) => Err(errors),
+        // Writing to memory does not fail.
+        Err(Failed::Io(error)) => panic!("invariant: writing to memory cannot fail: {error}"),
+    }
 }
 
 /// Whether a role of the program is bound to a selector of this kind.

@@ -74,16 +74,14 @@ impl Lower for NetworkPolicies {
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
         let mut plan = kubernetes::plan(policy, &DIALECT, options.egress, options.allow_lossy)?;
         let mut warnings = std::mem::take(&mut plan.warnings);
-        let names = kubernetes::resource_names(&plan);
         let mut documents = Vec::new();
-        for subject in plan.subjects() {
-            let (Some(rules), Some(name)) = (plan.rules.get(&subject), names.get(&subject)) else { continue };
-            let Some(selector) = plan.node(subject).and_then(|n| n.selector.as_ref()) else { continue };
+        for policy in plan.policies() {
+            let (subject, rules, selector, name) = (policy.id, &policy.rules, policy.selector, &policy.name);
             if options.egress && !rules.egress.values().any(Allowed::reaches_dns) {
                 warnings.push(no_dns(&plan, subject, selector));
             }
             warnings.extend(node_peers(&plan, subject, rules));
-            let manifest = manifest(&plan, subject, selector, name, options.egress);
+            let manifest = manifest(&plan, &policy, options.egress);
             // Typed k8s-openapi structs of strings, numbers and string-keyed maps: nothing the serializer can refuse.
             let yaml = serde_saphyr::to_string(&manifest).expect("invariant: a NetworkPolicy serialises to YAML");
             let namespace = namespace(selector);
@@ -108,16 +106,16 @@ fn namespace(selector: &Selector) -> &str {
     selector.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
 }
 
-fn manifest(plan: &Plan, subject: NodeId, selector: &Selector, name: &str, egress: bool) -> NetworkPolicy {
-    let rules = plan.rules.get(&subject);
+fn manifest(plan: &Plan, policy: &kubernetes::Policy, egress: bool) -> NetworkPolicy {
+    let (subject, rules, selector, name) = (policy.id, &policy.rules, policy.selector, policy.name.as_str());
     let mut annotations = kubernetes::role_annotation(plan, subject);
     let mut ingress = Vec::new();
-    for (peer, allowed) in rules.map(|r| plan.by_name(&r.ingress)).unwrap_or_default() {
+    for (peer, allowed) in plan.by_name(&rules.ingress) {
         annotations.insert(annotation_key("from", plan, peer), kubernetes::rule_annotation(plan, peer, true, allowed));
         ingress.push(NetworkPolicyIngressRule { from: Some(peers(plan, peer)), ports: Some(ports(allowed)) });
     }
     let mut egress_rules = Vec::new();
-    for (peer, allowed) in rules.map(|r| plan.by_name(&r.egress)).unwrap_or_default() {
+    for (peer, allowed) in plan.by_name(&rules.egress) {
         annotations.insert(annotation_key("to", plan, peer), kubernetes::rule_annotation(plan, peer, false, allowed));
         egress_rules.push(NetworkPolicyEgressRule { to: Some(peers(plan, peer)), ports: Some(ports(allowed)) });
     }
