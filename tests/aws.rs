@@ -27,6 +27,7 @@ fn main() -> std::process::ExitCode {
         Test::new("egress_is_filtered_only_with_egress", &[], egress_is_filtered_only_with_egress),
         Test::new("descriptions_fit_ec2", &[], descriptions_fit_ec2),
         Test::new("output_is_byte_identical_across_builds", &[], output_is_byte_identical_across_builds),
+        Test::new("logical_ids_are_unique", &[], logical_ids_are_unique),
     ])
 }
 
@@ -236,5 +237,37 @@ fn descriptions_fit_ec2() {
 fn output_is_byte_identical_across_builds() {
     for case in cases() {
         assert_eq!(case.build(true), case.build(true), "{}", case.name);
+    }
+}
+
+/// Every resource has a logical id of its own: a duplicate key in `Resources` would silently
+/// replace a rule. Roles named `a_from_b` and `b_from_c` make the ids of two groups' rules meet
+/// (`IngressAFromBFromCTcp22` for `b_from_c -> a` and for `c -> a_from_b`).
+fn logical_ids_are_unique() {
+    let site = "role a\nrole a_from_b\nrole b_from_c\nrole c\nrole a_to\n\
+                b_from_c -> a : tcp 22 \"one\"\nc -> a_from_b : tcp 22 \"two\"\n\
+                a_to -> a : tcp 22 \"three\"\nc -> a_to : udp 53 \"four\"\n";
+    let mut loader = portc::MemoryLoader::default();
+    loader.files.insert("site.ports".into(), site.as_bytes().to_vec());
+    let entangled = Case {
+        name: "entangled".into(),
+        root: Root::File("site.ports".into()),
+        loader: Box::new(loader),
+        settings: Vec::new(),
+    };
+    let mut all = cases();
+    all.push(entangled);
+    for case in all {
+        for egress in [false, true] {
+            let text = case.build(egress);
+            let template: Template = serde_json::from_str(&text).expect("a template");
+            // Every resource has `Properties`, and nothing else in a template does.
+            let written = text.matches("\"Properties\": {").count();
+            assert_eq!(template.resources.len(), written, "{}: two resources share a logical id", case.name);
+            if case.name == "entangled" {
+                let ingress = template.resources.values().filter(|r| matches!(r, Resource::Ingress(_))).count();
+                assert_eq!(ingress, 4, "{}: a rule per flow between groups", case.name);
+            }
+        }
     }
 }

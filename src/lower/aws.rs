@@ -11,10 +11,11 @@
 //! The types below are CloudFormation's, written out with unknown fields denied.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Allowed, Document, Lower, Lowered, TargetOptions, node_name, provenance};
+use super::{Allowed, Failed, Lower, Lowered, Sink, TargetOptions, Written, node_name, provenance};
 use crate::ast::SelectorKind;
 use crate::check::Checked;
 use crate::diag::{Code, Diagnostic};
@@ -199,16 +200,21 @@ impl Lower for Aws {
     }
 
     fn lower(&self, policy: &Checked, options: &TargetOptions) -> Lowered {
-        let mut plan = plan(policy, options)?;
-        let template = template(&plan, options.egress);
-        let mut text =
-            // Typed structs of strings, numbers and string-keyed maps: nothing the serializer can refuse.
-            serde_json::to_string_pretty(&template).expect("invariant: a CloudFormation template serialises to JSON");
-        text.push('\n');
+        super::lowered_by_writing(self, policy, options)
+    }
+
+    /// Writes the template with each group's resources made as it is written.
+    fn write(&self, policy: &Checked, options: &TargetOptions, sink: &mut dyn Sink) -> Written {
+        let mut plan = plan(policy, options).map_err(Failed::Errors)?;
         let mut warnings = std::mem::take(&mut plan.warnings);
-        warnings.extend(quota_lints(&plan, &template));
-        warnings.extend(template_lints(&plan, &template, text.len()));
-        Ok((Document::whole(text), warnings))
+        let template = streamed(&plan, options.egress);
+        let mut out = Counted { inner: sink.document("")?, bytes: 0 };
+        serde_json::to_writer_pretty(&mut out, &template).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        let tally = template.resources.tally.into_inner();
+        warnings.extend(quota_lints(&plan, &tally));
+        warnings.extend(template_lints(&plan, tally.resources, template.outputs.len(), out.bytes));
+        Ok(warnings)
     }
 }
 
@@ -248,14 +254,21 @@ struct Rules {
     egress: BTreeMap<Peer, Allowed>,
 }
 
-/// Everything the template is made of.
+/// A side of an edge that a group filters: the edge, the peer, and whether it is inbound.
+type Side<'a> = (&'a Edge, Peer, bool);
+
+/// Everything the template is made of. The rules of a group are made when it is written
+/// (`Plan::rules`), so the template holds one group's rules at a time.
 struct Plan<'a> {
     program: &'a Program,
     names: Vec<String>,
-    /// Host role -> its rules.
-    groups: BTreeMap<NodeId, Rules>,
+    /// Host role -> the sides of edges its group has rules for.
+    groups: BTreeMap<NodeId, Vec<Side<'a>>>,
     /// Logical ids of the groups.
     ids: BTreeMap<NodeId, String>,
+    /// Groups whose rules' logical ids could equal another group's (`a` from `b_from_c` and
+    /// `a_from_b` from `c`): their rules' ids are checked for uniqueness as they are written.
+    entangled: BTreeSet<NodeId>,
     local: BTreeSet<String>,
     workloads: BTreeSet<String>,
     left_out: BTreeSet<String>,
@@ -276,6 +289,19 @@ impl Plan<'_> {
         let mut ids: Vec<NodeId> = self.groups.keys().copied().collect();
         ids.sort_by(|a, b| self.name(*a).cmp(self.name(*b)));
         ids
+    }
+
+    /// What a group allows, per peer and direction, its ranges merged.
+    fn rules(&self, subject: NodeId) -> Rules {
+        let mut rules = Rules::default();
+        for (edge, peer, ingress) in self.groups.get(&subject).map(Vec::as_slice).unwrap_or_default() {
+            let side = if *ingress { &mut rules.ingress } else { &mut rules.egress };
+            side.entry(*peer).or_default().add(edge, provenance(self.program, edge));
+        }
+        for allowed in rules.ingress.values_mut().chain(rules.egress.values_mut()) {
+            merge_adjacent(allowed);
+        }
+        rules
     }
 
     /// A side's peers in the order of their names.
@@ -303,19 +329,21 @@ fn plan<'a>(policy: &'a Checked, options: &TargetOptions) -> Result<Plan<'a>, Ve
     let mut plan = Plan {
         program,
         names: program.node_names(),
-        groups: hosts.iter().map(|h| (*h, Rules::default())).collect(),
+        groups: hosts.iter().map(|h| (*h, Vec::new())).collect(),
         ids: BTreeMap::new(),
+        entangled: BTreeSet::new(),
         local: BTreeSet::new(),
         workloads: BTreeSet::new(),
         left_out: BTreeSet::new(),
         warnings: Vec::new(),
     };
     plan.ids = logical_ids(&plan);
+    plan.entangled = entangled(&plan.ids);
     let mut errors = Vec::new();
     let concerns = |e: &Edge| hosts.contains(&e.to) || (options.egress && hosts.contains(&e.from));
     super::undecided(program, &built, concerns, &mut errors);
     let mut gaps = Gaps { allow: options.allow_lossy, seen: BTreeSet::new(), errors: Vec::new() };
-    for edge in built.iter().filter(|e| e.residual == Cond::Const(true)) {
+    for &edge in built.iter().filter(|e| e.residual == Cond::Const(true)) {
         let mut sides = Vec::new();
         if hosts.contains(&edge.to) {
             sides.push((edge.to, edge.from, true));
@@ -349,15 +377,9 @@ fn plan<'a>(policy: &'a Checked, options: &TargetOptions) -> Result<Plan<'a>, Ve
                 gaps.report(&mut plan, edge, (edge.protocol.name(), why, ""), &origin);
                 continue;
             }
-            if let Some(rules) = plan.groups.get_mut(&subject) {
-                let side = if ingress { &mut rules.ingress } else { &mut rules.egress };
-                side.entry(peer).or_default().add(edge, origin);
+            if let Some(sides) = plan.groups.get_mut(&subject) {
+                sides.push((edge, peer, ingress));
             }
-        }
-    }
-    for rules in plan.groups.values_mut() {
-        for allowed in rules.ingress.values_mut().chain(rules.egress.values_mut()) {
-            merge_adjacent(allowed);
         }
     }
     errors.append(&mut gaps.errors);
@@ -484,6 +506,24 @@ fn logical_ids(plan: &Plan) -> BTreeMap<NodeId, String> {
     out
 }
 
+/// The groups whose rules' logical ids (`Ingress{group}From{peer}...`, `Egress{group}To{peer}...`)
+/// could equal those of another group: one whose id, followed by `From` or `To`, starts another's.
+fn entangled(ids: &BTreeMap<NodeId, String>) -> BTreeSet<NodeId> {
+    let bare: BTreeMap<&str, NodeId> =
+        ids.iter().map(|(node, id)| (id.trim_start_matches("SecurityGroup"), *node)).collect();
+    let mut out = BTreeSet::new();
+    for (id, node) in &bare {
+        for joint in ["From", "To"] {
+            let prefix = format!("{id}{joint}");
+            for (_, other) in bare.range(prefix.as_str()..).take_while(|(o, _)| o.starts_with(&prefix)) {
+                out.insert(*node);
+                out.insert(*other);
+            }
+        }
+    }
+    out
+}
+
 /// `control_plane.v2` -> `ControlPlaneV2`.
 fn camel(name: &str) -> String {
     name.split(|c: char| !c.is_ascii_alphanumeric())
@@ -574,55 +614,70 @@ fn get_att(id: &str) -> Value {
     Value::GetAtt(vec![id.to_string(), "GroupId".to_string()])
 }
 
+/// The template as it is written: `Template`'s fields, with the resources made one group at a
+/// time while they are serialised. `templates_read_back_into_their_types` (tests/aws.rs) reads
+/// every written template back into `Template`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Streamed<'p, 'a> {
+    #[serde(rename = "AWSTemplateFormatVersion")]
+    format_version: &'static str,
+    description: String,
+    metadata: TemplateMetadata,
+    parameters: BTreeMap<String, Parameter>,
+    resources: Resources<'p, 'a>,
+    outputs: BTreeMap<String, Output>,
+}
+
+/// The `Resources` of a template, made group by group as they are serialised: each group, then
+/// its rules that name other groups.
+struct Resources<'p, 'a> {
+    plan: &'p Plan<'a>,
+    egress: bool,
+    tally: std::cell::RefCell<Tally>,
+}
+
+/// What the lints need to know of the resources written.
+#[derive(Default)]
+struct Tally {
+    resources: usize,
+    /// Group -> [inbound, outbound] -> [IPv4, IPv6] rules.
+    rules: BTreeMap<NodeId, [[usize; 2]; 2]>,
+    /// The logical ids of the entangled groups' rules.
+    taken: BTreeSet<String>,
+}
+
+impl Serialize for Resources<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        let mut tally = self.tally.borrow_mut();
+        for subject in self.plan.by_name() {
+            for (id, resource) in group_resources(self.plan, subject, self.egress, &mut tally) {
+                map.serialize_entry(&id, &resource)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// The template: the `VpcId` parameter, a group per host role with its inline CIDR rules, a
 /// resource per rule between groups, and each group's id as an output.
-fn template(plan: &Plan, egress: bool) -> Template {
-    let mut resources = BTreeMap::new();
+fn streamed<'p, 'a>(plan: &'p Plan<'a>, egress: bool) -> Streamed<'p, 'a> {
     let mut outputs = BTreeMap::new();
     let mut roles = BTreeMap::new();
     for subject in plan.by_name() {
-        let (Some(id), Some(rules)) = (plan.ids.get(&subject), plan.groups.get(&subject)) else { continue };
+        let Some(id) = plan.ids.get(&subject) else { continue };
         let role = role_text(plan, subject);
-        roles.insert(id.clone(), role.clone());
-        let mut ingress = Vec::new();
-        let mut egress_rules = Vec::new();
-        for (peer, allowed) in plan.peers(&rules.ingress) {
-            add_rules(plan, id, peer, allowed, true, &mut ingress, &mut resources);
-        }
-        for (peer, allowed) in plan.peers(&rules.egress) {
-            add_rules(plan, id, peer, allowed, false, &mut egress_rules, &mut resources);
-        }
-        if egress && egress_rules.is_empty() {
-            egress_rules.push(Rule {
-                ip_protocol: "-1".to_string(),
-                from_port: None,
-                to_port: None,
-                cidr_ip: Some(NOTHING.to_string()),
-                cidr_ipv6: None,
-                description:
-                    "portc: matches nothing; replaces the allow-all egress EC2 adds to a group without egress rules"
-                        .to_string(),
-            });
-        }
-        let group = SecurityGroup {
-            group_description: description(&format!("portc: {role}")),
-            vpc_id: Value::Ref("VpcId".to_string()),
-            security_group_ingress: ingress,
-            security_group_egress: egress_rules,
-            tags: vec![
-                Tag { key: "Name".to_string(), value: format!("portc-{}", plan.name(subject)) },
-                Tag { key: "portc:role".to_string(), value: plan.name(subject).to_string() },
-            ],
-        };
-        resources.insert(id.clone(), Resource::SecurityGroup(group));
         outputs.insert(
             format!("{id}Id"),
             Output { description: description(&format!("The security group of role {role}")), value: get_att(id) },
         );
+        roles.insert(id.clone(), role);
     }
     let source = plan.program.modules.first().map_or("?", |m| m.path.as_str()).to_string();
-    Template {
-        format_version: "2010-09-09".to_string(),
+    Streamed {
+        format_version: "2010-09-09",
         description: description(&format!("Security groups generated by portc from {source}")),
         metadata: TemplateMetadata {
             portc: Provenance {
@@ -646,9 +701,76 @@ fn template(plan: &Plan, egress: bool) -> Template {
                 description: "The VPC of the instances the security groups are for".to_string(),
             },
         )]),
-        resources,
+        resources: Resources { plan, egress, tally: std::cell::RefCell::default() },
         outputs,
     }
+}
+
+/// A group's resources: the group with its inline rules, then its rules that name other groups,
+/// by logical id; counted in `tally`.
+fn group_resources(plan: &Plan, subject: NodeId, egress: bool, tally: &mut Tally) -> Vec<(String, Resource)> {
+    let Some(id) = plan.ids.get(&subject) else { return Vec::new() };
+    let rules = plan.rules(subject);
+    let role = role_text(plan, subject);
+    let mut ingress = Vec::new();
+    let mut egress_rules = Vec::new();
+    let mut resources = BTreeMap::new();
+    for (peer, allowed) in plan.peers(&rules.ingress) {
+        add_rules(plan, id, peer, allowed, true, &mut ingress, &mut resources);
+    }
+    for (peer, allowed) in plan.peers(&rules.egress) {
+        add_rules(plan, id, peer, allowed, false, &mut egress_rules, &mut resources);
+    }
+    if egress && egress_rules.is_empty() {
+        egress_rules.push(Rule {
+            ip_protocol: "-1".to_string(),
+            from_port: None,
+            to_port: None,
+            cidr_ip: Some(NOTHING.to_string()),
+            cidr_ipv6: None,
+            description:
+                "portc: matches nothing; replaces the allow-all egress EC2 adds to a group without egress rules"
+                    .to_string(),
+        });
+    }
+    let [inbound, outbound] = tally.rules.entry(subject).or_default();
+    for (count, inline) in [(&mut *inbound, &ingress), (&mut *outbound, &egress_rules)] {
+        count[0] += inline.iter().filter(|r| r.cidr_ip.is_some()).count();
+        count[1] += inline.iter().filter(|r| r.cidr_ipv6.is_some()).count();
+    }
+    for resource in resources.values() {
+        // A rule that names a group counts for both families.
+        let count = if matches!(resource, Resource::Egress(_)) { &mut *outbound } else { &mut *inbound };
+        count[0] += 1;
+        count[1] += 1;
+    }
+    let group = SecurityGroup {
+        group_description: description(&format!("portc: {role}")),
+        vpc_id: Value::Ref("VpcId".to_string()),
+        security_group_ingress: ingress,
+        security_group_egress: egress_rules,
+        tags: vec![
+            Tag { key: "Name".to_string(), value: format!("portc-{}", plan.name(subject)) },
+            Tag { key: "portc:role".to_string(), value: plan.name(subject).to_string() },
+        ],
+    };
+    let mut out = vec![(id.clone(), Resource::SecurityGroup(group))];
+    for (key, resource) in resources {
+        let key = if plan.entangled.contains(&subject) {
+            let mut unique = key.clone();
+            let mut n = 2;
+            while !tally.taken.insert(unique.clone()) {
+                unique = format!("{key}Rule{n}");
+                n += 1;
+            }
+            unique
+        } else {
+            key
+        };
+        out.push((key, resource));
+    }
+    tally.resources += out.len();
+    out
 }
 
 /// `etcd: etcd plane nodes [rancher.roles:40]`.
@@ -714,41 +836,10 @@ fn add_rules(
 }
 
 /// W0320 for each group and direction with more rules than EC2's default quota.
-fn quota_lints(plan: &Plan, template: &Template) -> Vec<Diagnostic> {
-    // group id -> (inbound, outbound) -> (IPv4, IPv6)
-    let mut counts: BTreeMap<&str, [[usize; 2]; 2]> = BTreeMap::new();
-    let mut add = |group: &str, inbound: bool, v4: bool, v6: bool| {
-        let slot = counts.entry(group_key(template, group)).or_default();
-        let direction = if inbound { &mut slot[0] } else { &mut slot[1] };
-        if v4 {
-            direction[0] += 1;
-        }
-        if v6 {
-            direction[1] += 1;
-        }
-    };
-    for (id, resource) in &template.resources {
-        match resource {
-            Resource::SecurityGroup(group) => {
-                for (inbound, rules) in [(true, &group.security_group_ingress), (false, &group.security_group_egress)] {
-                    for rule in rules {
-                        add(id, inbound, rule.cidr_ip.is_some(), rule.cidr_ipv6.is_some());
-                    }
-                }
-            }
-            Resource::Ingress(rule) | Resource::Egress(rule) => {
-                if let Value::GetAtt(parts) = &rule.group_id
-                    && let Some(group) = parts.first()
-                {
-                    add(group, matches!(resource, Resource::Ingress(_)), true, true);
-                }
-            }
-        }
-    }
+fn quota_lints(plan: &Plan, tally: &Tally) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for subject in plan.by_name() {
-        let Some(id) = plan.ids.get(&subject) else { continue };
-        let Some(count) = counts.get(id.as_str()) else { continue };
+        let Some(count) = tally.rules.get(&subject) else { continue };
         let Some(node) = plan.program.nodes.get(subject.index()) else { continue };
         for (direction, [v4, v6]) in ["inbound", "outbound"].into_iter().zip(count) {
             if *v4 <= RULES_PER_GROUP && *v6 <= RULES_PER_GROUP {
@@ -773,19 +864,14 @@ fn quota_lints(plan: &Plan, template: &Template) -> Vec<Diagnostic> {
     out
 }
 
-/// The group a resource belongs to, as a key that lives as long as the template.
-fn group_key<'t>(template: &'t Template, group: &str) -> &'t str {
-    template.resources.get_key_value(group).map_or("", |(k, _)| k.as_str())
-}
-
 /// W0321 when the template is over a CloudFormation limit.
-fn template_lints(plan: &Plan, template: &Template, bytes: usize) -> Vec<Diagnostic> {
+fn template_lints(plan: &Plan, resources: usize, outputs: usize, bytes: usize) -> Vec<Diagnostic> {
     let mut over = Vec::new();
-    if template.resources.len() > MAX_RESOURCES {
-        over.push(format!("{} resources (at most {MAX_RESOURCES})", template.resources.len()));
+    if resources > MAX_RESOURCES {
+        over.push(format!("{resources} resources (at most {MAX_RESOURCES})"));
     }
-    if template.outputs.len() > MAX_OUTPUTS {
-        over.push(format!("{} outputs (at most {MAX_OUTPUTS})", template.outputs.len()));
+    if outputs > MAX_OUTPUTS {
+        over.push(format!("{outputs} outputs (at most {MAX_OUTPUTS})"));
     }
     if bytes > MAX_TEMPLATE_BYTES {
         over.push(format!("{bytes} bytes (at most {MAX_TEMPLATE_BYTES})"));
@@ -806,4 +892,22 @@ fn template_lints(plan: &Plan, template: &Template, bytes: usize) -> Vec<Diagnos
         .with_note("CloudFormation refuses a template over these limits")
         .with_help("build parts of the site apart (a site file per cluster), or merge peers and port ranges"),
     ]
+}
+
+/// A writer that counts the bytes written through it, for the template's size limit.
+struct Counted<'w> {
+    inner: &'w mut dyn std::io::Write,
+    bytes: usize,
+}
+
+impl std::io::Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
