@@ -14,6 +14,8 @@ use portc::diag::{Severity, render};
 use portc::lower::Setting;
 use portc::{FsLoader, Options, Outcome, Root, Target};
 
+use cli::output::{Place, Staged, write_output};
+
 #[derive(Parser)]
 #[command(
     name = "portc",
@@ -429,15 +431,19 @@ fn run(cli: Cli) -> Result<u8, String> {
                         let dir = output.as_deref().filter(|o| o.ends_with('/') || Path::new(o).is_dir())?;
                         description.documents.then(|| dir.to_string())
                     });
-                    let (outcome, checked) = portc::compile_keeping(&root, &FsLoader, &options).map_err(|e| e.0)?;
+                    let place = match (out_dir, output) {
+                        (Some(dir), _) => Place::Dir(dir),
+                        (None, Some(path)) => Place::File(path),
+                        (None, None) => Place::Stdout,
+                    };
+                    let mut staged = Staged::new(place)?;
+                    let (outcome, checked) =
+                        portc::compile_into(&root, &FsLoader, &options, &mut staged).map_err(|e| e.0)?;
                     not_freed(checked);
                     print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
                     let code = exit_code(&outcome, deny_warnings);
-                    match (&outcome.output, code, out_dir) {
-                        (Some(_), 0, Some(dir)) => write_documents(&outcome.documents, &dir)?,
-                        (Some(text), 0, None) => write_output(text, output.as_deref())?,
-                        _ if code == 0 => return Err("internal: no output and no error".into()),
-                        _ => {}
+                    if code == 0 {
+                        staged.finish()?;
                     }
                     Ok(code)
                 }
@@ -672,8 +678,10 @@ fn side_of(input: &str) -> Result<(Root, Box<dyn portc::SourceLoader>), String> 
 }
 
 /// Builds a per-host target for every host role from one compile, and writes `DIR/ROLE.EXT` for
-/// each, only when every role built: each role's file goes to a temporary file beside its place as
-/// it is made (so memory stays flat in the number of roles), and all are renamed at the end.
+/// each (or the host's documents: `DIR/ROLE.v4.rules`, the directory `DIR/ROLE/`), only when
+/// every role built. Each host's output is staged beside its place as it is made, so memory stays
+/// flat in the number of roles, and all are moved into place at the end; a host's directory
+/// replaces the one an earlier build left, whole.
 fn build_every_host(
     root: &Root,
     options: &Options,
@@ -685,41 +693,31 @@ fn build_every_host(
     let extension = description.map_or("out", |d| d.extension);
     let several = description.is_some_and(|d| d.documents);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
-    let mut files = Vec::new();
+    let mut staged = Staged::new(Place::Dir(dir.to_string()))?;
     let outcome = portc::compile_every_host(root, &FsLoader, options, |build| {
         let Ok((documents, _)) = &build.result else { return Ok(()) };
+        let mut write = |name: &str, text: &str| {
+            let out = portc::lower::Sink::document(&mut staged, name);
+            out.and_then(|out| out.write_all(text.as_bytes())).map_err(|e| portc::RootError(e.to_string()))
+        };
         if several {
-            // The target names its documents for the host: `etcd.v4.rules`.
+            // The target names its documents for the host: `etcd.v4.rules`, `etcd/zones/portc.xml`.
             for document in documents {
-                let path = format!("{dir}/{}", document.name);
-                files.push((temporary(&document.text, &path).map_err(portc::RootError)?, path));
+                write(&document.name, &document.text)?;
             }
         } else {
             let text: String = documents.iter().map(|d| d.text.as_str()).collect();
-            let path = format!("{dir}/{}.{extension}", build.role);
-            files.push((temporary(&text, &path).map_err(portc::RootError)?, path));
+            write(&format!("{}.{extension}", build.role), &text)?;
         }
         Ok(())
     })
     .map_err(|e| e.0)?;
     print_diagnostics(&outcome, report, &mut std::io::stderr())?;
     let code = exit_code(&outcome, deny_warnings);
-    if code != 0 {
-        return Ok(code);
+    if code == 0 {
+        staged.finish()?;
     }
-    for (file, path) in files {
-        file.persist(&path).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
-    }
-    Ok(0)
-}
-
-/// Writes each document to `DIR/NAME`, only after every one of them was produced.
-fn write_documents(documents: &[portc::lower::Document], dir: &str) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
-    for document in documents {
-        write_output(&document.text, Some(&format!("{dir}/{}", document.name)))?;
-    }
-    Ok(())
+    Ok(code)
 }
 
 /// The nodes an endpoint of `explain` stands for, and how to show it: a name (role, external or
@@ -847,40 +845,4 @@ fn summary(outcome: &Outcome) -> String {
         (0, w) => format!("{}\n", plural(w, "warning")),
         (e, w) => format!("{}, {}\n", plural(e, "error"), plural(w, "warning")),
     }
-}
-
-/// Writes to a temporary file beside `path` and renames it over `path`, so a reader never sees half a file.
-fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
-    let Some(path) = path else {
-        let mut stdout = std::io::stdout().lock();
-        return match stdout.write_all(text.as_bytes()) {
-            // A reader that stopped early (`| head`) wants no more, and no complaint.
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
-            _ => Ok(()),
-        };
-    };
-    let file = temporary(text, path)?;
-    file.persist(path).map_err(|e| format!("cannot write `{path}`: {}", e.error))?;
-    Ok(())
-}
-
-/// `text` in a temporary file beside `path`, for a rename over `path` once everything is ready.
-/// The file is closed: a build for every host holds thousands of them (firewalld writes dozens
-/// of files per host), more than a process may have open.
-fn temporary(text: &str, path: &str) -> Result<tempfile::TempPath, String> {
-    let dir = match Path::new(path).parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // A target's document may name a subdirectory (firewalld's `zones/`).
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-    // Created as any file is (0666 less the umask), not with a temporary file's 0600: rulesets
-    // and manifests are read by other users and tools.
-    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
-    let mut file = tempfile::Builder::new()
-        .permissions(mode)
-        .tempfile_in(dir)
-        .map_err(|e| format!("cannot write `{path}`: {e}"))?;
-    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{path}`: {e}"))?;
-    Ok(file.into_temp_path())
 }

@@ -467,3 +467,71 @@ fn verify_refuses_a_ruleset_in_the_wrong_form_with_e0401() {
         assert!(stderr.contains("help: verify reads"), "{stderr}");
     }
 }
+
+/// `--out-dir` for firewalld replaces each host's directory whole: what an earlier build wrote
+/// and this one no longer makes is gone, what is beside the hosts' directories stays, and a build
+/// that fails leaves the earlier one as it was.
+#[test]
+fn firewalld_host_directories_are_replaced_whole() {
+    let dir = scratch("firewalld-out-dir");
+    let out = dir.join("out");
+    let out_text = out.to_string_lossy().into_owned();
+    let site = "examples/rancher-custom-site.ports";
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", site, "--target", "firewalld", "--out-dir", &out_text];
+        args.extend_from_slice(extra);
+        portc(&args)
+    };
+    let first = build(&["--allow-lossy"]);
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    let zone = out.join("etcd/zones/portc.xml");
+    let before = std::fs::read_to_string(&zone).expect("the etcd zone");
+    std::fs::write(out.join("etcd/ipsets/portc-stale-v4.xml"), "<ipset/>").expect("writes");
+    std::fs::write(out.join("notes.txt"), "mine").expect("writes");
+
+    let second = build(&["--allow-lossy"]);
+    assert_eq!(code(&second), 0, "{}", text(&second.stderr));
+    assert!(!out.join("etcd/ipsets/portc-stale-v4.xml").exists(), "a stale ipset stayed");
+    assert_eq!(std::fs::read_to_string(&zone).expect("the etcd zone"), before);
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).expect("kept"), "mine");
+    let hidden: Vec<_> = std::fs::read_dir(&out)
+        .expect("listed")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "staging directories left behind: {hidden:?}");
+
+    // Without --allow-lossy the NodePorts of a Kubernetes node are an error: nothing changes.
+    std::fs::write(out.join("etcd/marker"), "earlier").expect("writes");
+    let failed = build(&[]);
+    assert_eq!(code(&failed), 1, "{}", text(&failed.stderr));
+    assert_eq!(std::fs::read_to_string(out.join("etcd/marker")).expect("kept"), "earlier");
+}
+
+/// A target that writes each role's part as it makes it (cilium, aws) still writes its file whole
+/// or not at all: with `--deny-warnings`, a build with warnings fails after every policy was
+/// written, and then the file is left as it was.
+#[test]
+fn streamed_outputs_are_written_whole_or_not_at_all() {
+    let dir = scratch("streamed");
+    let out = dir.join("policies.yaml");
+    let out_arg = out.to_string_lossy().into_owned();
+    let site = "examples/kubernetes-site.ports";
+    for target in ["cilium", "aws"] {
+        let to_file = portc(&["build", site, "--target", target, "--allow-lossy", "-o", &out_arg]);
+        assert_eq!(code(&to_file), 0, "{}", text(&to_file.stderr));
+        let to_stdout = portc(&["build", site, "--target", target, "--allow-lossy"]);
+        assert_eq!(std::fs::read(&out).expect("written"), to_stdout.stdout, "{target}: -o and stdout differ");
+    }
+    std::fs::write(&out, "earlier").expect("writes");
+    // This site's cilium policies leave out what Cilium cannot express (W0303).
+    let failed = portc(&["build", site, "--target", "cilium", "--allow-lossy", "--deny-warnings", "-o", &out_arg]);
+    assert_eq!(code(&failed), 1, "{}", text(&failed.stderr));
+    assert!(text(&failed.stderr).contains("W0303"), "{}", text(&failed.stderr));
+    assert_eq!(std::fs::read_to_string(&out).expect("still there"), "earlier");
+    let failed = portc(&["build", site, "--target", "cilium", "--allow-lossy", "--deny-warnings"]);
+    assert_eq!(code(&failed), 1);
+    assert!(failed.stdout.is_empty(), "a failed build printed its output");
+    let entries = std::fs::read_dir(&dir).expect("dir").count();
+    assert_eq!(entries, 1, "only policies.yaml remains");
+}
