@@ -25,6 +25,26 @@ pub struct FlowGraph {
     pub graph: DiGraph<NodeId, usize>,
 }
 
+impl FlowGraph {
+    /// The edges to or from any of `nodes`, in the order of `edges`. Found through the petgraph
+    /// graph's adjacency, so the cost follows those nodes' edges, not the program's: a build for
+    /// every host looks at each edge about twice, not once per host.
+    pub fn edges_touching(&self, nodes: &std::collections::BTreeSet<NodeId>) -> Vec<&Edge> {
+        use petgraph::Direction::{Incoming, Outgoing};
+        let mut indexes: Vec<usize> = nodes
+            .iter()
+            .flat_map(|node| {
+                let index = NodeIndex::new(node.index());
+                self.graph.edges_directed(index, Incoming).chain(self.graph.edges_directed(index, Outgoing))
+            })
+            .map(|edge| *edge.weight())
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes.into_iter().filter_map(|index| self.edges.get(index)).collect()
+    }
+}
+
 /// One concrete permission: traffic from `from` to `to` on one protocol and port range.
 /// Its conditions are its flow's, shared by every edge of the flow; `edge.residual` reads them
 /// through `Deref`.

@@ -411,7 +411,7 @@ fn widened(policy: &Checked, names: &[String], host: &Host, allow_lossy: bool) -
             "a Kubernetes node",
         )
         .with_note("firewalld judges traffic in its input and forward chains, after kube-proxy rewrote a NodePort's destination, and accepts every DNAT-ed packet (`ct status dnat accept`)");
-        let nodeports = policy.graph().edges.iter().filter(|e| {
+        let nodeports = policy.graph().edges_touching(&host.roles).into_iter().filter(|e| {
             e.built()
                 && host.roles.contains(&e.to)
                 && e.ports.is_some_and(|(s, end)| s <= NODEPORTS.1 && NODEPORTS.0 <= end)

@@ -72,7 +72,8 @@ pub fn host(policy: &Checked, options: &TargetOptions) -> Result<(Host, Vec<Diag
     let graph = policy.graph();
     let program = &graph.program;
     let roles: BTreeSet<NodeId> = options.roles.iter().copied().collect();
-    let built: Vec<&Edge> = graph.edges.iter().filter(|e| e.built()).collect();
+    // Everything below concerns edges to or from the host's roles.
+    let built: Vec<&Edge> = graph.edges_touching(&roles).into_iter().filter(|e| e.built()).collect();
     let networks = Networks::find(program);
     let mut errors = Vec::new();
     super::undecided(program, &built, |e| roles.contains(&e.to) || roles.contains(&e.from), &mut errors);
