@@ -37,25 +37,24 @@ pub struct Staged {
 impl Staged {
     pub fn new(place: Place) -> Result<Staged, String> {
         let mut staged = Staged { place, current: None, done: Vec::new(), hosts: Vec::new() };
-        // A single file exists from the start, so an output with no document is an empty file.
-        match &staged.place {
-            Place::Stdout => {
-                let file = tempfile::tempfile().map_err(|e| format!("cannot stage the output: {e}"))?;
-                staged.current = Some((BufWriter::new(file), None, String::new()));
-            }
-            Place::File(path) => {
-                let (file, temp) = beside(path)?;
-                staged.current = Some((BufWriter::new(file), Some(temp), path.clone()));
-            }
-            // Made with its first document, or by `finish`: a build that fails makes no directory.
-            Place::Dir(_) => {}
+        if let Place::Stdout = staged.place {
+            let file = tempfile::tempfile().map_err(|e| format!("cannot stage the output: {e}"))?;
+            staged.current = Some((BufWriter::new(file), None, String::new()));
         }
+        // A file or directory is made with the first document, or by `finish` when there is
+        // none: a build that fails early makes nothing.
         Ok(staged)
     }
 
     /// Moves the output into place: renames every staged file over its place, or copies the
     /// staged standard output out.
     pub fn finish(mut self) -> Result<(), String> {
+        if let Place::File(_) = self.place
+            && self.current.is_none()
+        {
+            // No document: the output is an empty file.
+            portc::lower::Sink::document(&mut self, "").map_err(|e| e.to_string())?;
+        }
         self.close()?;
         if let Place::Stdout = self.place
             && let Some((writer, _, _)) = self.current.take()
@@ -99,6 +98,10 @@ impl Staged {
 
 impl portc::lower::Sink for Staged {
     fn document(&mut self, name: &str) -> std::io::Result<&mut dyn Write> {
+        if let (Place::File(path), None) = (&self.place, &self.current) {
+            let (file, temp) = beside(path).map_err(std::io::Error::other)?;
+            self.current = Some((BufWriter::new(file), Some(temp), path.clone()));
+        }
         if let Place::Dir(dir) = &self.place {
             let dir = dir.clone();
             self.close().map_err(std::io::Error::other)?;
