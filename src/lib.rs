@@ -255,7 +255,14 @@ pub fn compile_every_host(
     let (Some(target), Some(checked), false) = (options.target, checked.as_ref(), outcome.has_errors()) else {
         return Ok(outcome);
     };
-    for role in host_roles(checked) {
+    let roles = host_roles(checked);
+    if roles.is_empty() {
+        return Err(RootError(format!(
+            "no role that a flow names is a host (every such role is bound to pods), so there is no {} firewall to build",
+            target.name()
+        )));
+    }
+    for role in roles {
         let options = Options { roles: vec![role.clone()], ..options.clone() };
         let result = lower_checked(checked, target, &options)?;
         let found = match &result {

@@ -72,17 +72,19 @@ enum Command {
         /// The output format.
         #[arg(long, short, value_parser = target_parser())]
         target: Target,
-        /// Write the output to this file (atomically) instead of standard output; for targets
-        /// that write several files (networkpolicy, calico, cilium, iptables), `DIR/` (or an
-        /// existing directory) gets one file per part.
+        /// Write the output to this file (atomically, once the build succeeded; through a
+        /// symbolic link, into a pipe or device) instead of standard output (`-`); for targets
+        /// that write several files (networkpolicy, calico, cilium, iptables, firewalld), `DIR/`
+        /// (or an existing directory) gets one file per part.
         #[arg(long, short, conflicts_with = "out_dir")]
         output: Option<String>,
         /// For host firewalls: the role(s) of the host, comma-separated (`etcd,controlplane`).
         #[arg(long, value_delimiter = ',')]
         role: Vec<String>,
-        /// Write one file per part into this directory: ROLE.nft per role for nftables,
-        /// ROLE.ipset, ROLE.v4.rules and ROLE.v6.rules for iptables, one YAML file per policy for
-        /// the Kubernetes targets.
+        /// Write one file per part into this directory, once every part built: ROLE.nft per
+        /// role for nftables, ROLE.ipset, ROLE.v4.rules and ROLE.v6.rules for iptables, the
+        /// directory ROLE/ for firewalld (replaced whole), one YAML file per policy for the
+        /// Kubernetes targets.
         #[arg(long, conflicts_with = "role")]
         out_dir: Option<String>,
         /// For host firewalls, NetworkPolicies, Calico and Cilium host policies and AWS security
@@ -413,7 +415,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             if out_dir.is_some() && !description.per_host && !description.documents {
                 return Err(format!("--out-dir does not apply to --target {}: it writes one file", description.name));
             }
+            // `-o -` is standard output, as for most tools.
+            let output = output.filter(|o| o != "-");
             let to_dir = output.as_deref().is_some_and(|o| o.ends_with('/') || Path::new(o).is_dir());
+            if to_dir && !description.documents {
+                return Err(format!("the {} target writes one file: give -o FILE", description.name));
+            }
             if description.per_host && description.documents && output.is_some() && !to_dir {
                 return Err(format!(
                     "the {} target writes several files per host: give -o DIR/ or --out-dir DIR",
@@ -692,7 +699,6 @@ fn build_every_host(
     let description = options.target.map(|t| t.description());
     let extension = description.map_or("out", |d| d.extension);
     let several = description.is_some_and(|d| d.documents);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{dir}`: {e}"))?;
     let mut staged = Staged::new(Place::Dir(dir.to_string()))?;
     let outcome = portc::compile_every_host(root, &FsLoader, options, |build| {
         let Ok((documents, _)) = &build.result else { return Ok(()) };

@@ -535,3 +535,123 @@ fn streamed_outputs_are_written_whole_or_not_at_all() {
     let entries = std::fs::read_dir(&dir).expect("dir").count();
     assert_eq!(entries, 1, "only policies.yaml remains");
 }
+
+/// `-o` writes the file a symbolic link points to (the link stays), keeps the permissions of the
+/// file it replaces, and writes into a pipe or device instead of replacing it with a file.
+#[test]
+fn output_keeps_links_permissions_and_pipes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("output-places");
+    let site = "examples/rancher-custom-site.ports";
+    let expected = portc(&["build", site, "--target", "aws"]).stdout;
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink("real.json", &link).expect("a link");
+    let built = portc(&["build", site, "--target", "aws", "-o", &link.to_string_lossy()]);
+    assert_eq!(code(&built), 0, "{}", text(&built.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("there").file_type().is_symlink(), "the link was replaced");
+    assert_eq!(std::fs::read(dir.join("real.json")).expect("written through the link"), expected);
+
+    let private = dir.join("private.json");
+    std::fs::write(&private, "").expect("writes");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let built = portc(&["build", site, "--target", "aws", "-o", &private.to_string_lossy()]);
+    assert_eq!(code(&built), 0, "{}", text(&built.stderr));
+    let mode = std::fs::metadata(&private).expect("there").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the permissions of the file replaced");
+
+    let fifo = dir.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("reads the pipe"))
+    };
+    let built = portc(&["build", site, "--target", "aws", "-o", &fifo.to_string_lossy()]);
+    assert_eq!(code(&built), 0, "{}", text(&built.stderr));
+    assert_eq!(reader.join().expect("the reader"), expected);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo).expect("there").file_type().is_fifo(), "the pipe was replaced");
+
+    // `-o -` is standard output.
+    assert_eq!(portc(&["build", site, "--target", "aws", "-o", "-"]).stdout, expected);
+}
+
+/// A build that fails makes no directory, an empty --out-dir is refused rather than read as the
+/// root directory, and a place in the way of a host's directory fails the build before any host
+/// directory is replaced.
+#[test]
+fn failed_builds_leave_no_trace() {
+    let dir = scratch("no-trace");
+    let at = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let typo = "tests/ui/E0101_unknown_role.ports";
+    for (target, flag) in
+        [("firewalld", "--out-dir"), ("nftables", "--out-dir"), ("cilium", "--out-dir"), ("aws", "-o")]
+    {
+        let place = at(&format!("{target}/nested/out"));
+        let failed = portc(&["build", typo, "--target", target, flag, &place]);
+        assert_eq!(code(&failed), 1, "{target}: {}", text(&failed.stderr));
+    }
+    // Warnings denied: the output was written, then dropped with the directories made for it.
+    let failed = portc(&[
+        "build",
+        "examples/rancher-custom-site.ports",
+        "--target",
+        "calico",
+        "--deny-warnings",
+        "--out-dir",
+        &at("calico/nested"),
+    ]);
+    assert_eq!(code(&failed), 1, "{}", text(&failed.stderr));
+    assert_eq!(std::fs::read_dir(&dir).expect("listed").count(), 0, "a failed build made a directory");
+
+    let empty = portc(&["build", "examples/rancher-custom-site.ports", "--target", "cilium", "--out-dir", ""]);
+    assert_eq!(code(&empty), 2);
+    assert!(text(&empty.stderr).contains("--out-dir needs"), "{}", text(&empty.stderr));
+    let pods_only = portc(&["build", "examples/three-tier-site.ports", "--target", "nftables", "--out-dir", &at("q")]);
+    assert_eq!(code(&pods_only), 2, "nothing to build is an error");
+    assert!(!dir.join("q").exists());
+
+    let out = dir.join("hosts");
+    let out_text = out.to_string_lossy().into_owned();
+    let build = || {
+        portc(&[
+            "build",
+            "examples/rancher-custom-site.ports",
+            "--target",
+            "firewalld",
+            "--allow-lossy",
+            "--out-dir",
+            &out_text,
+        ])
+    };
+    assert_eq!(code(&build()), 0);
+    std::fs::write(out.join("etcd/marker"), "earlier").expect("writes");
+    std::fs::remove_dir_all(out.join("worker")).expect("removes");
+    std::fs::write(out.join("worker"), "not a directory").expect("writes");
+    let blocked = build();
+    assert_eq!(code(&blocked), 2, "{}", text(&blocked.stderr));
+    assert!(text(&blocked.stderr).contains("is not a directory"), "{}", text(&blocked.stderr));
+    assert_eq!(std::fs::read_to_string(out.join("etcd/marker")).expect("kept"), "earlier", "a host was replaced");
+    let hidden = std::fs::read_dir(&out)
+        .expect("listed")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(hidden, 0, "staging directories left behind");
+}
+
+/// `portc fmt` on a symbolic link formats the file it points to and leaves the link a link.
+#[test]
+fn fmt_keeps_links() {
+    let dir = scratch("fmt-link");
+    std::fs::write(dir.join("real.ports"), "role  a\nrole b\na->b:tcp 22\n").expect("writes");
+    let link = dir.join("link.ports");
+    std::os::unix::fs::symlink("real.ports", &link).expect("a link");
+    let formatted = portc(&["fmt", &link.to_string_lossy()]);
+    assert_eq!(code(&formatted), 0, "{}", text(&formatted.stderr));
+    assert!(std::fs::symlink_metadata(&link).expect("there").file_type().is_symlink(), "the link was replaced");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("real.ports")).expect("formatted"),
+        "role a\nrole b\na -> b : tcp 22\n"
+    );
+}

@@ -158,6 +158,8 @@ fn ports_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 /// reader never sees half a file and a failed write leaves the original.
 fn write_atomically(file: &Path, text: &str) -> Result<(), String> {
     let name = file.display();
+    // A symbolic link stays a link: the file it points to is replaced.
+    let file = &super::output::final_path(file);
     let dir = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
