@@ -803,9 +803,18 @@ fn not_freed(checked: Option<portc::check::Checked>) {
     std::mem::forget(checked);
 }
 
+/// The exit code of a run with these diagnostics; when only `--deny-warnings` makes it fail, says
+/// so on standard error, since the summary counts the warnings as warnings.
 fn exit_code(outcome: &Outcome, deny_warnings: bool) -> u8 {
-    let fails = |s: Severity| s == Severity::Error || (deny_warnings && s == Severity::Warning);
-    if outcome.diagnostics.iter().any(|d| fails(d.severity)) { EXIT_ERRORS } else { 0 }
+    let has = |s: Severity| outcome.diagnostics.iter().any(|d| d.severity == s);
+    if has(Severity::Error) {
+        return EXIT_ERRORS;
+    }
+    if deny_warnings && has(Severity::Warning) {
+        eprintln!("error: the warnings count as errors (--deny-warnings)");
+        return EXIT_ERRORS;
+    }
+    0
 }
 
 fn print_diagnostics(outcome: &Outcome, report: &Report, out: &mut dyn Write) -> Result<(), String> {

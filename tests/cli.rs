@@ -528,6 +528,11 @@ fn streamed_outputs_are_written_whole_or_not_at_all() {
     let failed = portc(&["build", site, "--target", "cilium", "--allow-lossy", "--deny-warnings", "-o", &out_arg]);
     assert_eq!(code(&failed), 1, "{}", text(&failed.stderr));
     assert!(text(&failed.stderr).contains("W0303"), "{}", text(&failed.stderr));
+    assert!(
+        text(&failed.stderr).contains("the warnings count as errors (--deny-warnings)"),
+        "{}",
+        text(&failed.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&out).expect("still there"), "earlier");
     let failed = portc(&["build", site, "--target", "cilium", "--allow-lossy", "--deny-warnings"]);
     assert_eq!(code(&failed), 1);
