@@ -14,7 +14,7 @@ use portc::diag::{Severity, render};
 use portc::lower::Setting;
 use portc::{FsLoader, Options, Outcome, Root, Target};
 
-use cli::output::{Place, Staged, write_output};
+use cli::output::{Place, Staged, earlier_manifests, write_output};
 
 #[derive(Parser)]
 #[command(
@@ -438,6 +438,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                         let dir = output.as_deref().filter(|o| o.ends_with('/') || Path::new(o).is_dir())?;
                         description.documents.then(|| dir.to_string())
                     });
+                    let manifests_in = out_dir.clone().filter(|_| description.documents && !description.per_host);
                     let place = match (out_dir, output) {
                         (Some(dir), _) => Place::Dir(dir),
                         (None, Some(path)) => Place::File(path),
@@ -450,7 +451,14 @@ fn run(cli: Cli) -> Result<u8, String> {
                     print_diagnostics(&outcome, &report, &mut std::io::stderr())?;
                     let code = exit_code(&outcome, deny_warnings);
                     if code == 0 {
-                        staged.finish()?;
+                        let placed = staged.finish()?;
+                        // A policy of a role the site no longer has would still be applied.
+                        for earlier in manifests_in.map(|dir| earlier_manifests(&dir, &placed)).unwrap_or_default() {
+                            eprintln!(
+                                "note: `{}` is from an earlier build and this one makes no such policy: remove it before `kubectl apply -f` on the directory",
+                                earlier.display()
+                            );
+                        }
                     }
                     Ok(code)
                 }

@@ -660,3 +660,23 @@ fn fmt_keeps_links() {
         "role a\nrole b\na -> b : tcp 22\n"
     );
 }
+
+/// A policy file an earlier build wrote into --out-dir, for a role this build no longer has, is
+/// named in a note (`kubectl apply -f DIR` would still apply it); files portc did not write are not.
+#[test]
+fn earlier_policies_in_the_out_dir_are_named() {
+    let dir = scratch("earlier-policies");
+    let out = dir.to_string_lossy().into_owned();
+    let site = "examples/rancher-custom-site.ports";
+    let first = portc(&["build", site, "--target", "cilium", "--out-dir", &out]);
+    assert_eq!(code(&first), 0, "{}", text(&first.stderr));
+    assert!(!text(&first.stderr).contains("note:"), "{}", text(&first.stderr));
+    std::fs::copy(dir.join("portc-etcd.yaml"), dir.join("portc-gone.yaml")).expect("copies");
+    std::fs::write(dir.join("mine.yaml"), "kind: ConfigMap\n").expect("writes");
+    let second = portc(&["build", site, "--target", "cilium", "--out-dir", &out]);
+    assert_eq!(code(&second), 0, "{}", text(&second.stderr));
+    let notes: Vec<String> =
+        text(&second.stderr).lines().filter(|l| l.starts_with("note:")).map(String::from).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes.iter().all(|n| n.contains("portc-gone.yaml")), "{notes:?}");
+}

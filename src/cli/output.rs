@@ -78,7 +78,9 @@ impl Staged {
 
     /// Moves the output into place: copies a staged standard output (or device) out, or renames
     /// every staged file and directory over its place once none of those places is in the way.
-    pub fn finish(mut self) -> Result<(), String> {
+    /// Returns the places of a directory's files.
+    pub fn finish(mut self) -> Result<Vec<PathBuf>, String> {
+        let mut placed = Vec::new();
         self.close()?;
         match &mut self.stage {
             Stage::Copied { file, to } => {
@@ -130,6 +132,7 @@ impl Staged {
                 }
                 for (temp, path) in std::mem::take(&mut self.done) {
                     persist(temp, &path)?;
+                    placed.push(path);
                 }
                 for (_, host) in std::mem::take(&mut self.hosts) {
                     host.finish()?;
@@ -137,7 +140,7 @@ impl Staged {
             }
         }
         self.finished = true;
-        Ok(())
+        Ok(placed)
     }
 
     /// Closes a directory's document being written; it waits among `done` for its rename,
@@ -230,7 +233,26 @@ pub fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
     portc::lower::Sink::document(&mut staged, "")
         .and_then(|out| out.write_all(text.as_bytes()))
         .map_err(|e| format!("cannot write output: {}", reason(&e)))?;
-    staged.finish()
+    staged.finish().map(|_| ())
+}
+
+/// The manifests in `dir` that an earlier build wrote (they carry portc's `managed-by` label) and
+/// this one did not (`placed`): `kubectl apply -f DIR` would still apply them.
+pub fn earlier_manifests(dir: &str, placed: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut earlier: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml") && path.is_file())
+        .filter(|path| !placed.iter().any(|p| p.file_name() == path.file_name()))
+        .filter(|path| {
+            #[allow(clippy::disallowed_methods)] // The command line looks at the directory it wrote.
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text.contains("app.kubernetes.io/managed-by: portc")
+        })
+        .collect();
+    earlier.sort();
+    earlier
 }
 
 /// The file a path names, following symbolic links (a dangling one included), so that a rename
