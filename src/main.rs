@@ -440,8 +440,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                     });
                     let manifests_in = out_dir.clone().filter(|_| description.documents && !description.per_host);
                     let place = match (out_dir, output) {
-                        (Some(dir), _) => Place::Dir(dir),
-                        (None, Some(path)) => Place::File(path),
+                        (Some(dir), _) => Place::Dir(dir.into()),
+                        (None, Some(path)) => Place::File(path.into()),
                         (None, None) => Place::Stdout,
                     };
                     let mut staged = Staged::new(place)?;
@@ -707,7 +707,7 @@ fn build_every_host(
     let description = options.target.map(|t| t.description());
     let extension = description.map_or("out", |d| d.extension);
     let several = description.is_some_and(|d| d.documents);
-    let mut staged = Staged::new(Place::Dir(dir.to_string()))?;
+    let mut staged = Staged::new(Place::Dir(dir.into()))?;
     let outcome = portc::compile_every_host(root, &FsLoader, options, |build| {
         let Ok((documents, _)) = &build.result else { return Ok(()) };
         let mut write = |name: &str, text: &str| {

@@ -91,7 +91,8 @@ fn one(file: &Path, mode: Mode, report: Report<'_>) -> Result<Verdict, String> {
             Ok(Verdict::Failed)
         }
         Mode::Write => {
-            write_atomically(file, &formatted)?;
+            // Atomically, keeping its permissions and any symbolic link to it.
+            super::output::replace(file, &formatted)?;
             Ok(Verdict::Clean)
         }
     }
@@ -151,23 +152,5 @@ fn ports_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
             out.push(path);
         }
     }
-    Ok(())
-}
-
-/// Replaces `file` by `text` through a temporary file beside it, keeping its permissions, so a
-/// reader never sees half a file and a failed write leaves the original.
-fn write_atomically(file: &Path, text: &str) -> Result<(), String> {
-    let name = file.display();
-    // A symbolic link stays a link: the file it points to is replaced.
-    let file = &super::output::final_path(file);
-    let dir = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let permissions = std::fs::metadata(file).map_err(|e| format!("cannot write `{name}`: {e}"))?.permissions();
-    let mut temporary = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write `{name}`: {e}"))?;
-    temporary.write_all(text.as_bytes()).map_err(|e| format!("cannot write `{name}`: {e}"))?;
-    temporary.as_file().set_permissions(permissions).map_err(|e| format!("cannot write `{name}`: {e}"))?;
-    temporary.persist(file).map_err(|e| format!("cannot write `{name}`: {}", e.error))?;
     Ok(())
 }

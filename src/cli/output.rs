@@ -15,9 +15,9 @@ pub enum Place {
     /// Standard output.
     Stdout,
     /// One file: every document, one after the other.
-    File(String),
+    File(PathBuf),
     /// A directory: a file per document, named by the document.
-    Dir(String),
+    Dir(PathBuf),
 }
 
 /// Where the text of a place is staged until `Staged::finish`.
@@ -53,7 +53,7 @@ impl Staged {
         let stage = match place {
             Place::Stdout => Stage::Copied { file: anonymous()?, to: None },
             Place::File(path) => {
-                let path = final_path(Path::new(&path));
+                let path = final_path(&path);
                 match std::fs::metadata(&path) {
                     Ok(meta) if meta.is_dir() => {
                         return Err(format!("cannot write `{}`: it is a directory", path.display()));
@@ -63,10 +63,9 @@ impl Staged {
                 }
             }
             Place::Dir(dir) => {
-                if dir.is_empty() {
+                if dir.as_os_str().is_empty() {
                     return Err("--out-dir needs the name of a directory".into());
                 }
-                let dir = PathBuf::from(dir);
                 if std::fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
                     return Err(format!("cannot write into `{}`: it is a file, not a directory", dir.display()));
                 }
@@ -99,11 +98,7 @@ impl Staged {
                         .open(path)
                         .and_then(|mut out| std::io::copy(staged, &mut out).and_then(|_| out.flush())),
                 };
-                match copied {
-                    // A reader that stopped early (`| head`) wants no more, and no complaint.
-                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(cannot(e)),
-                    _ => {}
-                }
+                quiet_broken_pipe(copied).map_err(cannot)?;
             }
             Stage::Renamed(staged, path) => {
                 let (writer, temp) = match staged.take() {
@@ -225,15 +220,35 @@ impl Staged {
     }
 }
 
-/// Writes `text` to standard output, or (`Some(path)`) stages and moves it into place like a
-/// build's output.
+/// Writes `text` to standard output, or (`Some(path)`) puts it in place like a build's output
+/// (`replace`).
 pub fn write_output(text: &str, path: Option<&str>) -> Result<(), String> {
-    let place = path.map_or(Place::Stdout, |p| Place::File(p.to_string()));
-    let mut staged = Staged::new(place)?;
+    match path {
+        Some(path) => replace(Path::new(path), text),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            let written = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+            quiet_broken_pipe(written).map_err(|e| format!("cannot write output: {}", reason(&e)))
+        }
+    }
+}
+
+/// Replaces the file `path` by `text` atomically: through a symbolic link, into a pipe or
+/// device, keeping the permissions of the file it replaces.
+pub fn replace(path: &Path, text: &str) -> Result<(), String> {
+    let mut staged = Staged::new(Place::File(path.to_path_buf()))?;
     portc::lower::Sink::document(&mut staged, "")
         .and_then(|out| out.write_all(text.as_bytes()))
-        .map_err(|e| format!("cannot write output: {}", reason(&e)))?;
+        .map_err(|e| format!("cannot write `{}`: {}", path.display(), reason(&e)))?;
     staged.finish().map(|_| ())
+}
+
+/// A reader that stopped early (`| head`) wants no more output, and no complaint.
+fn quiet_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// The manifests in `dir` that an earlier build wrote (they carry portc's `managed-by` label) and

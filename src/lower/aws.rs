@@ -352,9 +352,11 @@ fn plan<'a>(policy: &'a Checked, options: &TargetOptions) -> Result<Plan<'a>, Ve
             sides.push((edge.from, edge.to, false));
         }
         for (subject, peer, ingress) in sides {
-            let origin = provenance(program, edge);
+            // Made only for what the metadata or a diagnostic names; a rule's is made when its
+            // group is written.
+            let origin = || provenance(program, edge);
             if edge.local {
-                plan.local.insert(edge_text(&plan, edge, &origin));
+                plan.local.insert(edge_text(&plan, edge, &origin()));
                 continue;
             }
             let peer = if hosts.contains(&peer) {
@@ -364,17 +366,17 @@ fn plan<'a>(policy: &'a Checked, options: &TargetOptions) -> Result<Plan<'a>, Ve
             } else if is_pod_role(program, peer) {
                 // Pods are no instances: between instances their traffic is the CNI's (its
                 // overlay, or the Pod CIDR), and the networkpolicy target filters it.
-                plan.workloads.insert(edge_text(&plan, edge, &origin));
+                plan.workloads.insert(edge_text(&plan, edge, &origin()));
                 continue;
             } else {
                 let why = unnamed(&plan, peer);
                 let what = format!("traffic with `{}`", plan.name(peer));
                 let hint = format!("; or bind `{0}` to addresses, `bind {0} = 10.0.0.0/24`", plan.name(peer));
-                gaps.report(&mut plan, edge, (&what, &why, &hint), &origin);
+                gaps.report(&mut plan, edge, (&what, &why, &hint), &origin());
                 continue;
             };
             if let Some(why) = protocol_gap(edge) {
-                gaps.report(&mut plan, edge, (edge.protocol.name(), why, ""), &origin);
+                gaps.report(&mut plan, edge, (edge.protocol.name(), why, ""), &origin());
                 continue;
             }
             if let Some(sides) = plan.groups.get_mut(&subject) {

@@ -120,16 +120,17 @@ impl<'a> Plan<'a> {
             for (peer, ingress) in
                 self.sides(edge).into_iter().filter(|(s, _, _)| *s == subject).map(|(_, p, i)| (p, i))
             {
+                let provenance = provenance(self.program, edge);
                 match self.fate(edge, peer, ingress) {
-                    Fate::Rule(provenance) => {
+                    Fate::Rule => {
                         let side = if ingress { &mut rules.ingress } else { &mut rules.egress };
                         side.entry(peer).or_default().add(edge, provenance);
                     }
-                    Fate::Local(text) => {
-                        rules.local.insert(text);
+                    Fate::Local => {
+                        rules.local.insert(edge_text(self, edge, &provenance));
                     }
-                    Fate::Gap { why, text, .. } => {
-                        rules.left_out.insert(format!("{text} ({why})"));
+                    Fate::Gap { why, .. } => {
+                        rules.left_out.insert(format!("{} ({why})", edge_text(self, edge, &provenance)));
                     }
                 }
             }
@@ -155,17 +156,12 @@ impl<'a> Plan<'a> {
     /// What becomes of one side of an edge in its subject's policy.
     fn fate(&self, edge: &Edge, peer: NodeId, ingress: bool) -> Fate {
         let dialect = self.dialect;
-        let provenance = provenance(self.program, edge);
-        let text = edge_text(self, edge, &provenance);
         if edge.local {
             return match dialect.local_gap {
-                Some(why) => Fate::Gap {
-                    what: "node-local traffic".to_string(),
-                    why: why.to_string(),
-                    hint: String::new(),
-                    text,
-                },
-                None => Fate::Local(text),
+                Some(why) => {
+                    Fate::Gap { what: "node-local traffic".to_string(), why: why.to_string(), hint: String::new() }
+                }
+                None => Fate::Local,
             };
         }
         if let Some(why) = (dialect.protocol_gap)(edge.protocol) {
@@ -173,7 +169,6 @@ impl<'a> Plan<'a> {
                 what: edge.protocol.name().to_string(),
                 why: why.to_string(),
                 hint: dialect.protocol_alternative.to_string(),
-                text,
             };
         }
         if self.peer(peer, dialect).is_none() && !(dialect.names_otherwise)(self.program, peer) {
@@ -181,10 +176,9 @@ impl<'a> Plan<'a> {
                 what: format!("traffic {} `{}`", if ingress { "from" } else { "to" }, self.name(peer)),
                 why: unnamed_peer(self, peer, dialect),
                 hint: format!("; or bind `{}` to addresses", self.name(peer)),
-                text,
             };
         }
-        Fate::Rule(provenance)
+        Fate::Rule
     }
 }
 
@@ -212,12 +206,12 @@ impl<'a> Plan<'a> {
 
 /// What becomes of one side of an edge in a policy.
 enum Fate {
-    /// A rule for the peer, with the edge's provenance.
-    Rule(String),
+    /// A rule for the peer.
+    Rule,
     /// Node-local traffic the target leaves alone, for a comment.
-    Local(String),
+    Local,
     /// What the target cannot express: an error, or with `--allow-lossy` a warning and a comment.
-    Gap { what: String, why: String, hint: String, text: String },
+    Gap { what: String, why: String, hint: String },
 }
 
 /// The roles a target makes policies for: roles bound to a selector of the dialect's kind.
@@ -255,10 +249,10 @@ pub(super) fn plan<'a>(
     for edge in built.iter().filter(|e| e.residual == Cond::Const(true)) {
         for (subject, peer, ingress) in plan.sides(edge) {
             match plan.fate(edge, peer, ingress) {
-                Fate::Rule(_) => {
+                Fate::Rule => {
                     peers_used.insert(peer);
                 }
-                Fate::Local(_) => {}
+                Fate::Local => {}
                 Fate::Gap { what, why, hint, .. } => lossy.report(&plan, edge, subject, &what, &why, &hint),
             }
             if let Some(list) = plan.edges.get_mut(&subject)

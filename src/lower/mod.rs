@@ -192,9 +192,10 @@ impl Memory {
 impl Sink for Memory {
     fn document(&mut self, name: &str) -> std::io::Result<&mut dyn std::io::Write> {
         self.documents.push((name.to_string(), Vec::new()));
-        let last = self.documents.last_mut().map(|(_, text)| text);
-        // The document was pushed on the line above.
-        Ok(last.expect("invariant: a document was just started"))
+        match self.documents.last_mut() {
+            Some((_, text)) => Ok(text),
+            None => Err(std::io::Error::other("internal: no document to write to")),
+        }
     }
 }
 
@@ -256,7 +257,8 @@ fn lowered_by_writing(target: &dyn Lower, policy: &Checked, options: &TargetOpti
     match target.write(policy, options, &mut memory) {
         Ok(warnings) => Ok((memory.into_documents(), warnings)),
         Err(Failed::Errors(errors)) => Err(errors),
-        // Writing to memory does not fail.
+        // Memory's writers are `Vec<u8>`, whose `write` never fails, and what the targets
+        // serialise (strings, numbers, string-keyed maps) fails only through its writer.
         Err(Failed::Io(error)) => panic!("invariant: writing to memory cannot fail: {error}"),
     }
 }
